@@ -1,0 +1,1 @@
+"""Archival records: the record model, date parsing, loaders and provenance caveats."""

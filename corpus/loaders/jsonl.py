@@ -1,0 +1,25 @@
+"""JSON Lines: one JSON object per line (the canonical format)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from corpus.loaders import Parsed, register
+from corpus.model import FieldError
+
+
+@register("jsonl", [".jsonl", ".ndjson"], "one JSON object per line: id, title, date, summary, notes, provenance fields")
+def parse_jsonl(path: Path) -> Iterator[Parsed]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            location = f"line {number}"
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield location, FieldError("(json)", f"not valid JSON: {exc.msg} at column {exc.colno}")
+                continue
+            yield location, value

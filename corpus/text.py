@@ -1,0 +1,34 @@
+"""Word handling shared by lexical search and answer composition."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset(
+    "a an the and or but of to in on at by for with about from into over after before during as is are was were be been "
+    "being do does did what which who whom whose when where why how that this these those it its he she they them his her "
+    "their there here not no yes can could would should will shall may might must than then so such any all some more most "
+    "other tell told say said ask asked i me my we our you your one two also between".split()
+)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip diacritics: "Gomułka" -> "gomulka"."""
+    decomposed = unicodedata.normalize("NFKD", text.replace("ł", "l").replace("Ł", "L"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def terms(text: str) -> list[str]:
+    """Content words of a text, folded, stopwords removed, first occurrence order."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(fold(text)):
+        if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def stems(text: str) -> set[str]:
+    # A five-letter prefix is a crude stem that needs no language data: "negotiations" ~ "negotiate".
+    return {w[:5] for w in terms(text)}

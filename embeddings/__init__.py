@@ -1,0 +1,1 @@
+"""Sentence encoders, the FAISS vector index and the on-disk collection."""

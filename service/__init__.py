@@ -1,0 +1,1 @@
+"""The Litestar service, the answering engine and the ``docent`` CLI."""

