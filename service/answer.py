@@ -56,8 +56,10 @@ def chronological(records: list[Record]) -> list[Record]:
 
 def compose(question: str, records: list[Record]) -> str:
     """``records`` are already in citation order (number i+1 is records[i])."""
-    noun = "record" if len(records) == 1 else "records"
-    lines = [f"The collection holds {len(records)} {noun} on this question; in date order:"]
+    if len(records) == 1:
+        lines = ["From the most relevant record in the collection:"]
+    else:
+        lines = [f"From the {len(records)} most relevant records in the collection, in date order:"]
     for n, record in enumerate(records, start=1):
         when = record.date or "Undated"
         lines.append(f"- {when}: {record.title}. {key_sentences(record, question)} [{n}]")
