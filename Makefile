@@ -26,8 +26,14 @@ serve: install
 browser:
 	@[ -x $(CHROMIUM) ] || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
 
+SHARED ?= ../shared
+
+# The whole suite, then the retrieval regression gate on the dev suite.
 test: install browser
 	$(BIN)/python -m pytest -q
+	@if [ -d $(SHARED)/eval/dev ]; then \
+	  $(BIN)/docent eval $(SHARED)/eval/dev --records $(SHARED)/corpus/records.jsonl --check --quiet; \
+	else echo "no $(SHARED)/eval/dev: retrieval gate skipped"; fi
 
 clean:
 	rm -rf $(VENV) *.egg-info test-artifacts

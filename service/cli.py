@@ -24,7 +24,7 @@ log = logging.getLogger("docent")
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {name: getattr(args, name, None) for name in ("data_dir", "model", "host", "port")}
-    return Settings.load(config=args.config, **overrides)
+    return Settings.load(config=args.config_file, **overrides)
 
 
 def _print_load_report(result: LoadResult) -> None:
@@ -117,11 +117,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from eval.cli import cmd_eval
+
+    return cmd_eval(args, _settings(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="docent", description="Answer questions from archival record summaries, with citations.")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", type=Path, help="index directory (env DOCENT_DATA_DIR)")
-    common.add_argument("--config", help="TOML config file (env DOCENT_CONFIG)")
+    common.add_argument("--config-file", dest="config_file", help="TOML settings file (env DOCENT_CONFIG)")
     common.add_argument("--model", help="'all-MiniLM-L6-v2' (default), 'hashing', or a local sentence-transformers model directory")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -143,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="most sources to cite")
     p.add_argument("--json", action="store_true", help="print the /ask JSON")
     p.set_defaults(run=cmd_ask)
+
+    from eval.cli import add_parser as add_eval_parser
+
+    add_eval_parser(sub, common, lambda args: _eval(args))
 
     p = sub.add_parser("info", parents=[common], help="what the index holds")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")

@@ -19,7 +19,7 @@ from embeddings.encoder import Encoder, load_encoder
 from embeddings.ingest import ingest
 from service.answer import chronological, compose, compose_abstention
 from service.schemas import AskResponse, Searched, SearchResult, Source
-from service.retrieval import Retriever
+from service.retrieval import Candidate, Retriever
 from service.settings import Settings
 
 log = logging.getLogger("docent")
@@ -46,6 +46,12 @@ def source_fields(record: Record, score: float) -> dict:
         "collection": record.collection,
         "score": round(score, 4),
     }
+
+
+def select_sources(candidates: list[Candidate], k: int, min_score: float) -> list[Candidate]:
+    """The candidates /ask cites: the best ``k`` relevant enough to cite. None
+    means the answer abstains; the evaluation uses this same decision."""
+    return [c for c in candidates if c.cosine >= min_score][:k]
 
 
 def ensure_index(settings: Settings, encoder: Encoder, progress: bool = False) -> None:
@@ -94,13 +100,13 @@ class Docent:
         question, k = self._check(question, k, self.settings.default_k, self.settings.max_k_ask)
         hits = self.retriever.retrieve(question, max(k, ASK_CANDIDATES))
         best = max((c.cosine for c in hits), default=None)
-        cited = [(c.record, c.cosine) for c in hits if c.cosine >= self.settings.min_score][:k]
+        cited = select_sources(hits, k, self.settings.min_score)
         searched = self._searched(best)
         if not cited:
             answer = compose_abstention(question, searched.records, searched.earliest, searched.latest, best)
             return AskResponse(question=question, answer=answer, sources=[], abstained=True, searched=searched)
-        scores = {r.id: s for r, s in cited}
-        ordered = chronological([r for r, _ in cited])
+        scores = {c.record.id: c.cosine for c in cited}
+        ordered = chronological([c.record for c in cited])
         sources = [Source(n=n, **source_fields(r, scores[r.id])) for n, r in enumerate(ordered, start=1)]
         return AskResponse(question=question, answer=compose(question, ordered), sources=sources, abstained=False, searched=searched)
 

@@ -21,6 +21,7 @@ from embeddings.encoder import Encoder
 RRF_K = 60
 # Depth of each list before fusion; fusion only ever looks at the head.
 POOL = 100
+MODES = ("hybrid", "dense", "lexical")
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,13 @@ class Retriever:
         self.encoder = encoder
         self.collection = collection
 
-    def retrieve(self, question: str, k: int) -> list[Candidate]:
+    def retrieve(self, question: str, k: int, mode: str = "hybrid") -> list[Candidate]:
+        """Best ``k`` candidates. ``mode`` "dense" or "lexical" runs one side
+        alone (the baselines the evaluation compares against)."""
         vector = self.encoder.encode([question])[0]
         depth = max(k, POOL)
-        dense = self.collection.search(vector, depth)
-        lexical = self.collection.store.lexical(terms(question), depth)
+        dense = self.collection.search(vector, depth) if mode != "lexical" else []
+        lexical = self.collection.store.lexical(terms(question), depth) if mode != "dense" else []
         fused: dict[int, float] = {}
         dense_rank: dict[int, int] = {}
         lexical_rank: dict[int, int] = {}

