@@ -11,7 +11,7 @@ from pathlib import Path
 from corpus.errors import InvalidInputError
 from corpus.loaders import load_files
 from eval.report import check, failures_text, load_thresholds, provenance, table, write_reports
-from eval.retrieval import CONFIGS, DEFAULT_CONFIG, failures, measure, run_config
+from eval.retrieval import CONFIGS, DEFAULT_CONFIG, DEFAULT_CONFIGS, failures, measure, run_config
 from eval.suite import Suite, load_suite
 
 THRESHOLDS = Path(__file__).resolve().parent / "thresholds.toml"
@@ -24,7 +24,7 @@ def add_parser(sub, common: argparse.ArgumentParser, run) -> None:
     source.add_argument("--records", type=Path, help="records to evaluate over (indexed into a cache, reused when unchanged)")
     source.add_argument("--index", type=Path, help="an existing data directory to evaluate")
     p.add_argument("--split", default="test")
-    p.add_argument("--config", action="append", choices=sorted(CONFIGS), help=f"configuration(s) to run (default: all; '{DEFAULT_CONFIG}' is the service's)")
+    p.add_argument("--config", action="append", choices=sorted(CONFIGS), help=f"configuration(s) to run (default: {', '.join(DEFAULT_CONFIGS)}; '{DEFAULT_CONFIG}' is the service's; 'txtai' needs the [compare] extra)")
     p.add_argument("--show-failures", action="store_true", help="list answerable questions whose answer is not in the top 10")
     p.add_argument("--report", type=Path, metavar="DIR", help="write report.json and report.md there")
     p.add_argument("--check", action="store_true", help="exit 1 if a figure falls below eval/thresholds.toml")
@@ -55,7 +55,7 @@ def _docent(args: argparse.Namespace, settings, suite: Suite):
 
 def cmd_eval(args: argparse.Namespace, settings) -> int:
     suite = load_suite(args.suite, args.split)
-    configs = args.config or list(CONFIGS)
+    configs = args.config or DEFAULT_CONFIGS
     default = DEFAULT_CONFIG if DEFAULT_CONFIG in configs else configs[0]
     minimums = load_thresholds(args.thresholds, suite.path.name) if args.check else None
     docent = _docent(args, settings, suite)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from ranx import Qrels, Run, compare, evaluate
 from tqdm import tqdm
 
+from eval.peers import txtai_retrieve
 from eval.suite import Suite
-from service.engine import ASK_CANDIDATES, Docent, select_sources
+from service.engine import ASK_CANDIDATES, Docent, relevance, select_sources
 from service.retrieval import MODES, Candidate
 
 METRICS = ["ndcg@10", "recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "map", "hit_rate@5-l2"]
@@ -26,8 +27,11 @@ DEFAULT_CONFIG = "hybrid"
 # name -> how to retrieve for one query. The service's own modes come first;
 # other systems can register here for side-by-side comparison.
 CONFIGS: dict[str, Callable[[Docent, str, int], list[Candidate]]] = {
-    mode: (lambda docent, text, k, mode=mode: docent.retriever.retrieve(text, k, mode=mode)) for mode in MODES
+    mode: (lambda docent, text, k, mode=mode: docent.retriever.retrieve(docent.interpret(text), k, mode=mode)) for mode in MODES
 }
+CONFIGS["txtai"] = txtai_retrieve
+# Run when no --config is given; peers with costly set-up only on request.
+DEFAULT_CONFIGS = list(MODES)
 
 
 @dataclass
@@ -37,6 +41,7 @@ class ConfigResult:
     latencies_ms: list[float]
     abstained: dict[str, bool]
     ranked: dict[str, list[Candidate]] = field(repr=False, default_factory=dict)
+    relevance: dict[str, float] = field(default_factory=dict)
 
     def latency(self, q: float) -> float:
         values = sorted(self.latencies_ms)
@@ -50,12 +55,15 @@ def run_config(docent: Docent, suite: Suite, name: str, progress: bool = True) -
     retrieve = CONFIGS[name]
     result = ConfigResult(name, {}, [], {})
     depth = max(DEPTH, ASK_CANDIDATES)
+    retrieve(docent, suite.queries[0].text, 1)  # warm-up: one-off set-up is not per-query latency
     for query in tqdm(suite.queries, desc=f"{name:>8}", unit="q", disable=not progress, leave=False):
         started = time.perf_counter()
         candidates = retrieve(docent, query.text, depth)
         result.latencies_ms.append((time.perf_counter() - started) * 1000)
         result.ranked[query.id] = candidates
-        result.abstained[query.id] = not select_sources(candidates, docent.settings.default_k, docent.settings.min_score)
+        if name in MODES:
+            result.abstained[query.id] = not select_sources(candidates, docent.settings.default_k, docent.settings.min_score)
+            result.relevance[query.id] = relevance(candidates) or 0.0
         # ranx ranks by score; scores from reciprocal rank so ties cannot reorder the list.
         result.run[query.id] = {c.record.id: float(DEPTH - i) for i, c in enumerate(candidates[:DEPTH])}
     return result
@@ -108,6 +116,11 @@ def measure(suite: Suite, results: list[ConfigResult], default: str) -> dict:
                 "unanswerable": len(unanswerable),
                 "abstention_rate": _rate(result.abstained, unanswerable),
                 "false_abstention_rate": _rate(result.abstained, answerable),
+                "calibrated_min_score": calibrate(
+                    [result.relevance[i] for i in answerable], [result.relevance[i] for i in unanswerable]
+                )
+                if result.relevance
+                else None,
             },
         }
     if len(runs) > 1 and default in figures:
@@ -121,4 +134,21 @@ def measure(suite: Suite, results: list[ConfigResult], default: str) -> dict:
 
 
 def _rate(flags: dict[str, bool], ids: list[str]) -> float | None:
-    return round(sum(flags[i] for i in ids) / len(ids), 4) if ids else None
+    return round(sum(flags[i] for i in ids) / len(ids), 4) if ids and flags else None
+
+
+# The most answerable questions a calibrated threshold may turn away.
+MAX_FALSE_ABSTENTION = 0.05
+
+
+def calibrate(answerable: list[float], unanswerable: list[float], max_false: float = MAX_FALSE_ABSTENTION) -> float | None:
+    """The relevance threshold that abstains on the most unanswerable questions
+    while abstaining on at most ``max_false`` of the answerable ones. Placed
+    halfway between neighbouring scores, so it does not sit on a measured one."""
+    if not answerable or not unanswerable:
+        return None
+    ordered = sorted(answerable)
+    allowed = int(max_false * len(ordered))  # answerable questions we may lose
+    ceiling = ordered[allowed]  # the threshold must not exceed this score
+    below = [s for s in (*ordered, *unanswerable) if s < ceiling]
+    return round((max(below, default=0.0) + ceiling) / 2, 4)

@@ -54,8 +54,9 @@ def chronological(records: list[Record]) -> list[Record]:
     return dated + [r for r in records if not r.earliest]
 
 
-def compose(question: str, records: list[Record]) -> str:
-    """``records`` are already in citation order (number i+1 is records[i])."""
+def compose(question: str, records: list[Record], caveats: list | None = None) -> str:
+    """``records`` are already in citation order (number i+1 is records[i]);
+    ``caveats`` are the answer's caveats (code, label, sources)."""
     if len(records) == 1:
         lines = ["From the most relevant record in the collection:"]
     else:
@@ -63,15 +64,19 @@ def compose(question: str, records: list[Record]) -> str:
     for n, record in enumerate(records, start=1):
         when = record.date or "Undated"
         lines.append(f"- {when}: {record.title}. {key_sentences(record, question)} [{n}]")
+    if caveats:
+        lines.append("Caveats — " + "; ".join(f"{c.label}: " + " ".join(f"[{n}]" for n in c.sources) for c in caveats))
     lines.append(BASIS)
     return "\n".join(lines)
 
 
-def compose_abstention(question: str, count: int, earliest: str | None, latest: str | None, best: float | None) -> str:
-    span = f" dated {earliest[:4]}–{latest[:4]}" if earliest and latest else ""
-    closest = f" The closest record scored {best:.2f}, below the relevance threshold." if best is not None else ""
+def compose_abstention(question: str, searched) -> str:
+    span = f" dated {searched.earliest[:4]}–{searched.latest[:4]}" if searched.earliest and searched.latest else ""
+    scope = f"all {searched.records:,} records{span}"
+    if searched.date_from or searched.date_to:
+        scope += f", looking for records dated {searched.date_from or 'any time'} to {searched.date_to or 'any time'} (and the {searched.undated:,} undated ones)"
+    closest = f" The closest record scored {searched.best_score:.2f}, below the relevance threshold of {searched.min_score:.2f}." if searched.best_score is not None else ""
     return (
-        f"The collection holds nothing relevant enough to answer this question. "
-        f"I searched all {count:,} records{span}.{closest} "
+        f"The collection holds nothing relevant enough to answer this question. I searched {scope}.{closest} "
         "This means the answer is not in this collection, not that no such document exists."
     )

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, delete, get, post
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -23,9 +23,9 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from corpus.errors import DocentError
-from corpus.model import Record
+from service.conversations import Conversation, ConversationSummary
 from service.engine import Docent
-from service.schemas import AskRequest, AskResponse, ErrorBody, Health, SearchRequest, SearchResponse
+from service.schemas import AskRequest, AskResponse, ErrorBody, Health, RecordDetail, SearchRequest, SearchResponse
 from service.settings import Settings
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -38,17 +38,32 @@ def provide_docent(state: State) -> Docent:
 
 @post("/ask", status_code=200, sync_to_thread=True, summary="Answer a question with cited records")
 def ask(data: JSONBody[AskRequest], docent: NamedDependency[Docent]) -> AskResponse:
-    return docent.ask(data.question, data.k)
+    return docent.ask(data)
 
 
 @post("/search", status_code=200, sync_to_thread=True, summary="Ranked records for a question, no answer")
 def search(data: JSONBody[SearchRequest], docent: NamedDependency[Docent]) -> SearchResponse:
-    return SearchResponse(question=data.question, results=docent.search(data.question, data.k))
+    return docent.search(data)
 
 
 @get("/records/{record_id:str}", sync_to_thread=False, summary="One record as JSON")
-def record(record_id: FromPath[str], docent: NamedDependency[Docent]) -> Record:
+def record(record_id: FromPath[str], docent: NamedDependency[Docent]) -> RecordDetail:
     return docent.record(record_id)
+
+
+@get("/conversations", sync_to_thread=False, summary="Past conversations, most recent first")
+def conversations(docent: NamedDependency[Docent]) -> list[ConversationSummary]:
+    return docent.conversations.list()
+
+
+@get("/conversations/{conversation_id:str}", sync_to_thread=False, summary="One conversation with all its turns")
+def conversation(conversation_id: FromPath[str], docent: NamedDependency[Docent]) -> Conversation:
+    return docent.conversations.get(conversation_id)
+
+
+@delete("/conversations/{conversation_id:str}", sync_to_thread=False, summary="Delete a conversation")
+def delete_conversation(conversation_id: FromPath[str], docent: NamedDependency[Docent]) -> None:
+    docent.conversations.delete(conversation_id)
 
 
 @get("/health", sync_to_thread=False)
@@ -68,14 +83,14 @@ def docent_error(request: Request, exc: DocentError) -> Response[ErrorBody]:
 def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.docent = await anyio.to_thread.run_sync(Docent.open, settings)
+        app.state.docent = await anyio.to_thread.run_sync(lambda: Docent.open(settings, conversations=True))
         try:
             yield
         finally:
             app.state.docent.close()
 
     return Litestar(
-        route_handlers=[ask, search, record, health, index, create_static_files_router(path="/static", directories=[WEB / "static"])],
+        route_handlers=[ask, search, record, conversations, conversation, delete_conversation, health, index, create_static_files_router(path="/static", directories=[WEB / "static"])],
         dependencies={"docent": Provide(provide_docent, sync_to_thread=False)},
         exception_handlers={DocentError: docent_error},
         lifespan=[lifespan],

@@ -81,12 +81,17 @@ def print_answer(response) -> None:
         for note in s.notes:
             for i, line in enumerate(textwrap.wrap(note, width=84)):
                 print(f"    {'Note: ' if i == 0 else '      '}{line}")
+        for caveat in s.caveats:
+            for i, line in enumerate(textwrap.wrap(f"[{caveat.label}] {caveat.explanation}", width=84)):
+                print(f"    {'Caveat: ' if i == 0 else '        '}{line}")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from service.schemas import AskRequest
+
     docent = _open(args)
     try:
-        response = docent.ask(args.question, args.k)
+        response = docent.ask(AskRequest(question=args.question, k=args.k, date_from=args.date_from, date_to=args.date_to))
     finally:
         docent.close()
     if args.json:
@@ -147,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common], help="answer one question in the terminal")
     p.add_argument("question")
     p.add_argument("--k", type=int, help="most sources to cite")
+    p.add_argument("--from", dest="date_from", help="only records overlapping this date or later (e.g. 1950, 'May 1950', 1950-05-14)")
+    p.add_argument("--to", dest="date_to", help="only records overlapping this date or earlier")
     p.add_argument("--json", action="store_true", help="print the /ask JSON")
     p.set_defaults(run=cmd_ask)
 
@@ -161,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["eval", "caveats"]:
+        from eval.caveats import main as caveats_main
+
+        return caveats_main(argv[2:], prog="docent eval caveats")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("docent").setLevel(logging.INFO)

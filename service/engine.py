@@ -11,6 +11,11 @@ import logging
 import sys
 from pathlib import Path
 
+import msgspec
+
+from corpus.aliases import AliasTable, load_aliases
+from corpus.caveats import CODES, caveats_for
+from corpus.dates import DateParseError, parse_date
 from corpus.errors import InvalidInputError, NotFoundError
 from corpus.loaders import load_files
 from corpus.model import Record
@@ -18,7 +23,19 @@ from embeddings.collection import Collection, current_generation
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.ingest import ingest
 from service.answer import chronological, compose, compose_abstention
-from service.schemas import AskResponse, Searched, SearchResult, Source
+from service.schemas import (
+    AnswerCaveat,
+    AskRequest,
+    AskResponse,
+    RecordDetail,
+    Searched,
+    SearchRequest,
+    SearchResponse,
+    SearchResult,
+    Source,
+)
+from service.conversations import ConversationStore
+from service.interpret import Interpretation, PreviousTurn, interpret, previous_from
 from service.retrieval import Candidate, Retriever
 from service.settings import Settings
 
@@ -28,6 +45,7 @@ SAMPLE_CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "sample" / "
 SEARCH_DEFAULT_K = 10
 # Candidates retrieved before the relevance cut; more than any k so the cut sees the whole head.
 ASK_CANDIDATES = 50
+CONVERSATIONS = "conversations.sqlite"
 
 
 def source_fields(record: Record, score: float) -> dict:
@@ -45,13 +63,67 @@ def source_fields(record: Record, score: float) -> dict:
         "repository": record.repository,
         "collection": record.collection,
         "score": round(score, 4),
+        "caveats": caveats_for(record),
     }
 
 
-def select_sources(candidates: list[Candidate], k: int, min_score: float) -> list[Candidate]:
-    """The candidates /ask cites: the best ``k`` relevant enough to cite. None
-    means the answer abstains; the evaluation uses this same decision."""
-    return [c for c in candidates if c.cosine >= min_score][:k]
+def answer_caveats(sources: list[Source]) -> list[AnswerCaveat]:
+    """The caveats of all sources, once per code, in the order of the rule table."""
+    by_code: dict[str, AnswerCaveat] = {}
+    for source in sources:
+        for caveat in source.caveats:
+            by_code.setdefault(caveat.code, AnswerCaveat(code=caveat.code, label=caveat.label, sources=[])).sources.append(source.n)
+    return [by_code[code] for code in CODES if code in by_code]
+
+
+# Two records whose vectors are this close say the same thing (the same
+# abstract catalogued twice); citing both adds nothing.
+NEAR_DUPLICATE = 0.98
+
+
+# The abstention decision looks at this many candidates from the top.
+ABSTAIN_DEPTH = 10
+
+
+def relevance(candidates: list[Candidate]) -> float | None:
+    """How well the collection answers the question: the best cosine similarity
+    among the top candidates whose date fits the question's dates (undated
+    records count). A record from another period does not answer a question
+    about May 1950, however close its wording."""
+    fitting = [c.cosine for c in candidates[:ABSTAIN_DEPTH] if c.date_fit != "outside"]
+    return max(fitting, default=None)
+
+
+def select_sources(candidates: list[Candidate], k: int, min_score: float, vectors=None) -> list[Candidate]:
+    """The candidates /ask cites: none when the relevance is below ``min_score``
+    (the answer abstains), else the best ``k`` that reach it, near-duplicates
+    collapsed. The evaluation uses this same decision."""
+    score = relevance(candidates)
+    if score is None or score < min_score:
+        return []
+    chosen: list[Candidate] = []
+    for candidate in candidates:
+        if candidate.cosine < min_score:
+            continue
+        if vectors is not None and any(float(vectors[candidate.pos] @ vectors[c.pos]) >= NEAR_DUPLICATE for c in chosen):
+            continue
+        chosen.append(candidate)
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def parse_bound(value: str | None, field: str, end: bool) -> str | None:
+    """An explicit date bound: an ISO date, or any catalogue form ("May 1950", "1950")."""
+    if value is None or not value.strip():
+        return None
+    try:
+        parsed = parse_date(value)
+    except DateParseError as exc:
+        raise InvalidInputError(f"{field}: {exc}") from None
+    if parsed.undated:
+        raise InvalidInputError(f"{field}: {value!r} is not a date")
+    return parsed.latest if end else parsed.earliest
 
 
 def ensure_index(settings: Settings, encoder: Encoder, progress: bool = False) -> None:
@@ -64,21 +136,33 @@ def ensure_index(settings: Settings, encoder: Encoder, progress: bool = False) -
 
 
 class Docent:
-    def __init__(self, settings: Settings, encoder: Encoder, collection: Collection) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        encoder: Encoder,
+        collection: Collection,
+        aliases: AliasTable | None = None,
+        conversations: ConversationStore | None = None,
+    ) -> None:
         self.settings = settings
         self.encoder = encoder
         self.collection = collection
+        self.aliases = aliases
+        self.conversations = conversations
         self.retriever = Retriever(encoder, collection)
 
     @classmethod
-    def open(cls, settings: Settings, encoder: Encoder | None = None) -> "Docent":
+    def open(cls, settings: Settings, encoder: Encoder | None = None, *, conversations: bool = False) -> "Docent":
         encoder = encoder or load_encoder(settings.model, settings.device)
         ensure_index(settings, encoder, progress=sys.stderr.isatty())
         collection = Collection.open(settings.data_dir, model=encoder.name, dimension=encoder.dimension, verify=settings.verify_index)
-        return cls(settings, encoder, collection)
+        store = ConversationStore(settings.data_dir / CONVERSATIONS) if conversations else None
+        return cls(settings, encoder, collection, load_aliases(settings.aliases or None), store)
 
     def close(self) -> None:
         self.collection.close()
+        if self.conversations is not None:
+            self.conversations.close()
 
     def _check(self, question: str, k: int | None, default: int, limit: int) -> tuple[str, int]:
         question = " ".join(question.split())
@@ -91,41 +175,76 @@ class Docent:
             raise InvalidInputError(f"k must be between 1 and {limit}, got {k}")
         return question, k
 
-    def search(self, question: str, k: int | None = None) -> list[SearchResult]:
-        question, k = self._check(question, k, SEARCH_DEFAULT_K, self.settings.max_k_search)
-        hits = self.retriever.retrieve(question, k)
-        return [SearchResult(rank=i, **source_fields(c.record, c.cosine)) for i, c in enumerate(hits, start=1)]
+    def interpret(self, question: str, date_from: str | None = None, date_to: str | None = None, previous: PreviousTurn | None = None) -> Interpretation:
+        date_from, date_to = parse_bound(date_from, "date_from", end=False), parse_bound(date_to, "date_to", end=True)
+        if date_from and date_to and date_from > date_to:
+            raise InvalidInputError(f"date_from ({date_from}) is after date_to ({date_to})")
+        return interpret(question, self.aliases, date_from=date_from, date_to=date_to, previous=previous)
 
-    def ask(self, question: str, k: int | None = None) -> AskResponse:
-        question, k = self._check(question, k, self.settings.default_k, self.settings.max_k_ask)
-        hits = self.retriever.retrieve(question, max(k, ASK_CANDIDATES))
-        best = max((c.cosine for c in hits), default=None)
-        cited = select_sources(hits, k, self.settings.min_score)
-        searched = self._searched(best)
+    def search(self, request: SearchRequest) -> SearchResponse:
+        question, k = self._check(request.question, request.k, SEARCH_DEFAULT_K, self.settings.max_k_search)
+        reading = self.interpret(question, request.date_from, request.date_to)
+        hits = self.retriever.retrieve(reading, k, strict_dates=reading.date_source == "request")
+        results = [SearchResult(rank=i, **source_fields(c.record, c.cosine)) for i, c in enumerate(hits, start=1)]
+        return SearchResponse(question=question, results=results, interpretation=reading)
+
+    def ask(self, request: AskRequest) -> AskResponse:
+        question, k = self._check(request.question, request.k, self.settings.default_k, self.settings.max_k_ask)
+        previous = None
+        if request.conversation_id is not None:
+            if self.conversations is None:
+                raise InvalidInputError("conversations are not kept here (the CLI answers one question at a time)")
+            self.conversations.require(request.conversation_id)
+            last = self.conversations.last_interpretation(request.conversation_id)
+            previous = previous_from(msgspec.convert(last, Interpretation)) if last else None
+        reading = self.interpret(question, request.date_from, request.date_to, previous)
+        hits = self.retriever.retrieve(reading, max(k, ASK_CANDIDATES), strict_dates=reading.date_source == "request")
+        best = relevance(hits)
+        cited = select_sources(hits, k, self.settings.min_score, self.collection.vectors())
+        response = self._answer(question, cited, best, reading)
+        if self.conversations is not None:
+            conversation_id = request.conversation_id or self.conversations.create(title=question)
+            response.conversation_id = conversation_id
+            self.conversations.append(conversation_id, question, reading, response)
+        return response
+
+    def _answer(self, question: str, cited: list[Candidate], best: float | None, reading: Interpretation) -> AskResponse:
+        searched = self._searched(best, reading)
         if not cited:
-            answer = compose_abstention(question, searched.records, searched.earliest, searched.latest, best)
-            return AskResponse(question=question, answer=answer, sources=[], abstained=True, searched=searched)
+            answer = compose_abstention(question, searched)
+            return AskResponse(question=question, answer=answer, sources=[], caveats=[], abstained=True, searched=searched, interpretation=reading)
         scores = {c.record.id: c.cosine for c in cited}
         ordered = chronological([c.record for c in cited])
         sources = [Source(n=n, **source_fields(r, scores[r.id])) for n, r in enumerate(ordered, start=1)]
-        return AskResponse(question=question, answer=compose(question, ordered), sources=sources, abstained=False, searched=searched)
+        caveats = answer_caveats(sources)
+        return AskResponse(
+            question=question,
+            answer=compose(reading.topic, ordered, caveats),
+            sources=sources,
+            caveats=caveats,
+            abstained=False,
+            searched=searched,
+            interpretation=reading,
+        )
 
-    def _searched(self, best: float | None) -> Searched:
+    def _searched(self, best: float | None, reading: Interpretation) -> Searched:
         span = self.collection.manifest.get("date_span") or [None, None]
         return Searched(
             records=self.collection.count,
             earliest=span[0],
             latest=span[1],
             undated=int(self.collection.manifest.get("undated", 0)),
+            date_from=reading.date_from,
+            date_to=reading.date_to,
             best_score=None if best is None else round(best, 4),
             min_score=self.settings.min_score,
         )
 
-    def record(self, record_id: str) -> Record:
+    def record(self, record_id: str) -> RecordDetail:
         record = self.collection.store.by_id(record_id)
         if record is None:
             raise NotFoundError(f"no record with id {record_id!r} in this collection")
-        return record
+        return RecordDetail(**msgspec.structs.asdict(record), caveats=caveats_for(record))
 
     def info(self) -> dict:
         m = self.collection.manifest

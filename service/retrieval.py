@@ -2,35 +2,60 @@
 
 Dense vectors find paraphrases; BM25 finds what historians search by: names,
 code names, document numbers. Reciprocal rank fusion combines the two lists
-without having to calibrate their scores against each other. Every candidate
-also carries its cosine similarity to the question, the score the abstention
-decision uses.
+without having to calibrate their scores against each other. A date
+constraint widens both lists with the records of the requested period and
+then ranks by how well each record's date fits it. Every candidate carries
+its cosine similarity to the question, which the abstention decision uses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-
+import numpy as np
 
 from corpus.model import Record
-from corpus.text import terms
 from embeddings.collection import Collection
 from embeddings.encoder import Encoder
+from embeddings.ranges import dates_for, lexical_in_range, positions_in_range
+from service.interpret import Interpretation
 
 RRF_K = 60
 # Depth of each list before fusion; fusion only ever looks at the head.
 POOL = 100
 MODES = ("hybrid", "dense", "lexical")
+# How a record's date fits a date constraint scales its fused score. A record
+# dated only "1950" may answer a question about May 1950, but one dated in May
+# 1950 should come first; an undated record is kept, lower; one dated outside
+# the period stays findable under a question's dates (they may be loose: "the
+# crisis of October 1956") but is dropped under an explicit date filter.
+DATE_FIT = {"within": 1.0, "partial": 0.8, "undated": 0.6, "outside": 0.5}
 
 
 @dataclass(frozen=True)
 class Candidate:
+    pos: int
     record: Record
     cosine: float
     fused: float
     dense_rank: int | None
     lexical_rank: int | None
+    date_fit: str | None = None
+
+
+def date_fit(earliest: str | None, latest: str | None, date_from: str | None, date_to: str | None) -> str:
+    if earliest is None or latest is None:
+        return "undated"
+    if (date_from and latest < date_from) or (date_to and earliest > date_to):
+        return "outside"
+    if (not date_from or earliest >= date_from) and (not date_to or latest <= date_to):
+        return "within"
+    return "partial"
+
+
+def _ranks(scores: dict[int, float]) -> dict[int, int]:
+    ordered = sorted(scores, key=lambda pos: (-scores[pos], pos))
+    return {pos: rank for rank, pos in enumerate(ordered, start=1)}
 
 
 class Retriever:
@@ -38,29 +63,45 @@ class Retriever:
         self.encoder = encoder
         self.collection = collection
 
-    def retrieve(self, question: str, k: int, mode: str = "hybrid") -> list[Candidate]:
+    def _dense(self, vector: np.ndarray, depth: int, date_from: str | None, date_to: str | None) -> dict[int, float]:
+        scores = {hit.pos: hit.score for hit in self.collection.search(vector, depth)}
+        if date_from or date_to:
+            in_range = positions_in_range(self.collection.store, date_from, date_to)
+            cosines = self.collection.cosines(vector, in_range)
+            for i in np.argsort(-cosines)[:depth]:
+                scores[in_range[i]] = float(cosines[i])
+        return scores
+
+    def _lexical(self, terms: list[str], depth: int, date_from: str | None, date_to: str | None) -> dict[int, float]:
+        scores = dict(self.collection.store.lexical(terms, depth))
+        if date_from or date_to:
+            scores.update(lexical_in_range(self.collection.store, terms, depth, date_from, date_to))
+        return scores
+
+    def retrieve(self, interpretation: Interpretation, k: int, mode: str = "hybrid", *, strict_dates: bool = False) -> list[Candidate]:
         """Best ``k`` candidates. ``mode`` "dense" or "lexical" runs one side
         alone (the baselines the evaluation compares against)."""
-        vector = self.encoder.encode([question])[0]
+        vector = self.encoder.encode([interpretation.query])[0]
         depth = max(k, POOL)
-        dense = self.collection.search(vector, depth) if mode != "lexical" else []
-        lexical = self.collection.store.lexical(terms(question), depth) if mode != "dense" else []
-        fused: dict[int, float] = {}
-        dense_rank: dict[int, int] = {}
-        lexical_rank: dict[int, int] = {}
-        for rank, hit in enumerate(dense, start=1):
-            dense_rank[hit.pos] = rank
-            fused[hit.pos] = fused.get(hit.pos, 0.0) + 1.0 / (RRF_K + rank)
-        for rank, (pos, _) in enumerate(lexical, start=1):
-            lexical_rank[pos] = rank
-            fused[pos] = fused.get(pos, 0.0) + 1.0 / (RRF_K + rank)
+        date_from, date_to = interpretation.date_from, interpretation.date_to
+        dense = self._dense(vector, depth, date_from, date_to) if mode != "lexical" else {}
+        lexical = self._lexical(interpretation.lexical_terms, depth, date_from, date_to) if mode != "dense" else {}
+        dense_rank, lexical_rank = _ranks(dense), _ranks(lexical)
+        fused = {pos: 0.0 for pos in (*dense_rank, *lexical_rank)}
+        for ranks in (dense_rank, lexical_rank):
+            for pos, rank in ranks.items():
+                fused[pos] += 1.0 / (RRF_K + rank)
+        fits: dict[int, str | None] = {pos: None for pos in fused}
+        if date_from or date_to:
+            for pos, (earliest, latest) in dates_for(self.collection.store, list(fused)).items():
+                fits[pos] = date_fit(earliest, latest, date_from, date_to)
+                fused[pos] *= DATE_FIT[fits[pos]]
+            if strict_dates:
+                fused = {pos: s for pos, s in fused.items() if fits[pos] != "outside"}
         best = sorted(fused, key=lambda pos: (-fused[pos], pos))[:k]
         cosines = self.collection.cosines(vector, best)
         records = self.collection.store.by_positions(best)
         return [
-            Candidate(records[pos], float(cos), fused[pos], dense_rank.get(pos), lexical_rank.get(pos))
+            Candidate(pos, records[pos], float(cos), fused[pos], dense_rank.get(pos), lexical_rank.get(pos), fits[pos])
             for pos, cos in zip(best, cosines)
-            if pos in records
         ]
-
-

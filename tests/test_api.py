@@ -55,7 +55,7 @@ def test_abstains_plainly_when_nothing_is_relevant(client):
     body = client.post("/ask", json={"question": "zzxq wobble quantum chromodynamics"}).json()
     assert body["abstained"] is True and body["sources"] == []
     assert "holds nothing relevant" in body["answer"] and "8 records" in body["answer"]
-    assert body["searched"] == {"records": 8, "earliest": "1946-02-22", "latest": "1957-10-31", "undated": 1,
+    assert body["searched"] == {"records": 8, "earliest": "1946-02-22", "latest": "1957-10-31", "undated": 1, "date_from": None, "date_to": None,
                                 "best_score": body["searched"]["best_score"], "min_score": 0.15}
 
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from service.schemas import AskResponse
 from tests.conftest import ROOT, TINY
 
 DOCENT = [sys.executable, "-m", "service.cli"]
@@ -44,7 +45,8 @@ def test_ask_prints_answer_and_sources(data_dir):
 def test_ask_json_matches_the_api_shape(data_dir):
     out = run("ask", "Kennan long telegram", "--json", "--k", "2", data_dir=data_dir).stdout
     body = json.loads(out)
-    assert set(body) == {"question", "answer", "sources", "abstained", "searched"}
+    assert set(body) == set(AskResponse.__struct_fields__)
+    assert body["conversation_id"] is None and body["interpretation"]["question"] == "Kennan long telegram"
     assert 1 <= len(body["sources"]) <= 2
 
 

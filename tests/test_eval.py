@@ -10,7 +10,7 @@ import pytest
 
 from corpus.errors import InvalidInputError
 from eval.report import check
-from eval.retrieval import ConfigResult, measure
+from eval.retrieval import ConfigResult, calibrate, measure
 from eval.suite import load_suite, read_trec_run, write_trec_run
 from tests.conftest import FIXTURES, ROOT, TINY
 
@@ -46,10 +46,21 @@ def test_abstention_rates_and_significance():
     good = {"q1": {"t-long-telegram": 1.0}, "q2": {"t-pishevari": 1.0}, "q3": {"t-filippov-may": 1.0}}
     bad = {"q1": {"x": 1.0}, "q2": {"y": 1.0}, "q3": {"z": 1.0}}
     figures = measure(suite, [result("good", good), result("bad", bad, {"q1": True, "q2": False, "q3": False, "q4": False})], "good")
-    assert figures["good"]["abstention"] == {"unanswerable": 1, "abstention_rate": 1.0, "false_abstention_rate": 0.0}
+    assert figures["good"]["abstention"] == {"unanswerable": 1, "abstention_rate": 1.0, "false_abstention_rate": 0.0, "calibrated_min_score": None}
     assert figures["bad"]["abstention"]["abstention_rate"] == 0.0
     assert figures["bad"]["abstention"]["false_abstention_rate"] == pytest.approx(1 / 3, abs=1e-4)
     assert "p_value_vs_default" in figures["bad"] and "p_value_vs_default" not in figures["good"]
+
+
+def test_calibration_abstains_most_within_the_false_abstention_budget():
+    answerable = [0.40 + i / 100 for i in range(40)]  # 0.40 .. 0.79
+    unanswerable = [0.20, 0.30, 0.41, 0.45, 0.60]
+    # 5 % of 40 = 2 answerable questions may be lost: the threshold sits just below the third-lowest (0.42).
+    threshold = calibrate(answerable, unanswerable)
+    assert threshold == pytest.approx((0.41 + 0.42) / 2)
+    assert sum(a < threshold for a in answerable) <= 2
+    assert sum(u < threshold for u in unanswerable) == 3
+    assert calibrate(answerable, []) is None
 
 
 def test_gate_flags_figures_below_minimum():
