@@ -193,9 +193,15 @@ def parse_aliases(text: str, source: str = "aliases") -> AliasTable:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise AliasError(f"{source}: {exc}") from None
+    unknown_tables = sorted(set(data) - {"person", "place"})
+    if unknown_tables:
+        raise AliasError(f"{source}: unknown tables {unknown_tables} (expected [[person]] and [[place]])")
+    # Places (Peking/Beijing, Quemoy/Jinmen) have the same shape as people and expand questions the same way.
+    entries = [("person", n, e) for n, e in enumerate(data.get("person", []), start=1)]
+    entries += [("place", n, e) for n, e in enumerate(data.get("place", []), start=1)]
     people = []
-    for number, entry in enumerate(data.get("person", []), start=1):
-        where = f"{source}: person #{number}"
+    for kind, number, entry in entries:
+        where = f"{source}: {kind} #{number}"
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip():
             raise AliasError(f"{where}: missing name")

@@ -99,17 +99,24 @@ def interpret(
         date_from, date_to, source = previous.date_from, previous.date_to, "conversation"
     uses: list[AliasUse] = []
     added: list[str] = []
+    canonical: list[str] = []
     if aliases is not None:
         for found, person in aliases.mentions(query):
             extra = [n for n in aliases.expand(found) if n not in added]
             if extra:
                 uses.append(AliasUse(name=person.name, added=extra))
                 added += extra
-    searched = query + (" (" + "; ".join(added) + ")" if added else "")
+            if person.name in extra and person.name not in canonical:
+                canonical.append(person.name)
+    # The sentence encoder gets the canonical name of a code name or variant
+    # ("Filippov" -> "Stalin"); a list of every spelling would pull the
+    # question's vector toward the names and away from what is asked. BM25
+    # gets every variant: an extra spelling only adds matches.
+    searched = query + (" (" + "; ".join(canonical) + ")" if canonical else "")
     return Interpretation(
         question=question,
         query=searched,
-        lexical_terms=terms(searched),
+        lexical_terms=terms(query + " " + " ".join(added)),
         topic=topic,
         aliases=uses,
         date_from=date_from,

@@ -85,7 +85,7 @@ def test_expand_a_real_name_to_its_code_names(aliases):
 
 
 def test_expand_matches_whole_words_only(aliases):
-    assert aliases.expand("Maoist slogans at Stalingrad") == []
+    assert aliases.expand("Maoist slogans at Stalinabad") == []
     assert aliases.expand("the Orlov trotters") == []
 
 
@@ -152,3 +152,14 @@ def test_normalize():
     assert normalize("Kim Il-sung") == normalize("kim il sung")
     assert normalize("I.V. Stalin") == normalize("I. V. Stalin") == "i. v. stalin"
     assert normalize("Gomułka") == "gomulka"
+
+
+def test_places_expand_like_people(aliases):
+    assert set(aliases.expand("the shelling of Quemoy")) >= {"Jinmen", "Kinmen"}
+    assert "Beijing" in aliases.expand("a cable to Peking")
+    assert "Stalingrad" in aliases.expand("Volgograd in 1961")
+
+
+def test_unknown_table_is_an_error():
+    with pytest.raises(AliasError, match="unknown tables"):
+        parse_aliases('[[city]]\nname = "Paris"\n')
