@@ -177,7 +177,10 @@ def parse_date(text: str | None) -> ParsedDate:
                 first, last, precision = build(match.groupdict())  # type: ignore[operator]
             except ValueError as exc:
                 raise DateParseError(f"{text!r} is not a valid date ({exc})") from None
-            return _interval(first, last, precision, approx)
+            try:
+                return _interval(first, last, precision, approx)
+            except DateParseError as exc:
+                raise DateParseError(f"{text!r} is not a valid date: {exc}") from None
     raise DateParseError(
         f"{text!r} is not a date form we recognise "
         "(expected e.g. 'October 16, 1949', 'September 1966', '1958', '1962-1963', 'c. 1970' or empty)"

@@ -2,16 +2,19 @@
 
 Layout of a data directory::
 
-    CURRENT                 name of the live generation (replaced atomically)
-    gen-<time>-<rand>/      one complete, immutable index generation
-        manifest.json       model, dimension, counts, corpus checksum, file digests, versions
-        records.sqlite      the records (row pos = vector row = FAISS id)
-        vectors.npy         float32 [count, dimension], L2-normalised
-        index.faiss         inner-product index over the vectors
+    CURRENT                     name of the live generation (replaced atomically)
+    gen-<time>-<rand>/          one complete, immutable index generation
+        manifest.json           model, dimension, counts, index type, corpus checksum, file digests, versions
+        records.sqlite          the records and their FTS5 lexical index (row pos = vector row = FAISS id)
+        vectors-<start>.f32     float32 rows from <start> on, L2-normalised (one or more chunks)
+        index.faiss             inner-product index: exact flat, or HNSW over the first ``index_rows`` rows
+        deleted.i64             rows of removed or replaced records, if any (skipped by every search)
 
 An ingest writes a new generation under a temporary name, renames it into
 place and only then points CURRENT at it, so a crash at any moment leaves the
-previous generation untouched and loadable.
+previous generation untouched and loadable. Files are never modified once
+written; a generation shares its unchanged files with the previous one
+through hard links (see ``embeddings.ingest``).
 """
 
 from __future__ import annotations
@@ -27,22 +30,24 @@ import numpy as np
 
 from corpus.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
 from corpus.model import Record
+from embeddings import indexes
+from embeddings.integrity import damaged, file_digest
 from embeddings.store import RecordStore
+from embeddings.vectors import LEGACY, matrix, open_chunk
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Format 1 (one vectors.npy, no removals) is still read, so an ingest can upgrade it.
+READABLE_FORMATS = (1, 2)
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 STORE = "records.sqlite"
-VECTORS = "vectors.npy"
 INDEX = "index.faiss"
+DELETED = "deleted.i64"
+
+__all__ = ["Collection", "Hit", "corpus_checksum", "current_generation", "file_digest", "fsync_dir", "write_atomically"]
 
 
-def file_digest(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def corpus_checksum(pairs: list[tuple[str, str]]) -> str:
+def corpus_checksum(pairs) -> str:
     """Checksum over (id, content hash) pairs, independent of order."""
     h = hashlib.sha256()
     for rid, chash in sorted(pairs):
@@ -76,86 +81,195 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def inner_products(query: np.ndarray, vectors: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    out = np.empty(len(positions), dtype=np.float32)
+    faiss.fvec_inner_products_by_idx(
+        faiss.swig_ptr(out), faiss.swig_ptr(query), faiss.swig_ptr(vectors), faiss.swig_ptr(positions), len(query), 1, len(positions)
+    )
+    return out
+
+
 @dataclass(frozen=True)
 class Hit:
     pos: int
     score: float
 
 
-class Collection:
-    """One loaded generation: manifest, record store and FAISS index."""
+def read_manifest(generation: Path, data_dir: Path) -> dict:
+    path = generation / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["files"].items()
+        int(manifest["record_count"])
+    except FileNotFoundError:
+        raise IndexCorruptError(f"{path}: missing; {data_dir / CURRENT} points at an incomplete generation") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IndexCorruptError(f"{path}: damaged manifest ({exc})") from None
+    if manifest.get("format_version") not in READABLE_FORMATS:
+        raise IndexMismatchError(f"{path}: index format {manifest.get('format_version')} but this version reads formats {READABLE_FORMATS}; re-ingest")
+    if manifest["format_version"] == 1:
+        manifest.setdefault("rows", manifest["record_count"])
+        manifest.setdefault("index_rows", manifest["record_count"])
+        manifest.setdefault("vector_chunks", [{"file": LEGACY, "rows": manifest["record_count"]}])
+    return manifest
 
-    def __init__(self, path: Path, manifest: dict, store: RecordStore, index: faiss.Index) -> None:
+
+def check_files(generation: Path, manifest: dict, *, verify: bool, full: bool = False) -> None:
+    for name, expected in manifest["files"].items():
+        path = generation / name
+        if not path.is_file():
+            raise IndexCorruptError(f"{path}: missing from the index generation")
+        if damaged(path, expected, verify=verify, full=full):
+            raise IndexCorruptError(f"{path}: damaged (size or checksum differs from {MANIFEST}); re-ingest to rebuild it")
+
+
+class Collection:
+    """One loaded generation: manifest, record store, vectors and FAISS index."""
+
+    def __init__(self, path: Path, manifest: dict, store: RecordStore, index: faiss.Index, chunks: list[np.ndarray], dead: np.ndarray) -> None:
         self.path = path
         self.manifest = manifest
         self.store = store
         self.index = index
-        self._vectors: np.ndarray | None = None
+        self.dead = dead
+        self._chunks = chunks
+        self._vectors = matrix(chunks, int(manifest["dimension"])) if chunks else None
+        self._live = indexes.live_bitmap(index.ntotal, dead)
+        self._params, self._selector = indexes.search_params(index, self._live)
+        # Chunks appended after the HNSW graph was built are searched exactly.
+        self._tail: list[tuple[int, np.ndarray]] = []
+        start = 0
+        for chunk in chunks:
+            if start >= index.ntotal and len(chunk):
+                self._tail.append((start, chunk))
+            start += len(chunk)
+        self._dead_set = set(dead.tolist()) if self._tail and len(dead) else set()
 
     @property
     def count(self) -> int:
         return int(self.manifest["record_count"])
 
+    @property
+    def rows(self) -> int:
+        return int(self.manifest["rows"])
+
     @classmethod
-    def open(cls, data_dir: Path, *, model: str | None = None, dimension: int | None = None, verify: bool = True) -> "Collection":
+    def open(cls, data_dir: Path, *, model: str | None = None, dimension: int | None = None, verify: bool = True, full_verify: bool = False) -> "Collection":
+        """Load the current generation. ``verify`` hashes small files fully and
+        large ones by sampled blocks (embeddings.integrity); ``full_verify``
+        hashes every byte; without either only sizes are checked."""
         generation = current_generation(data_dir)
         if generation is None:
             raise IndexMissingError(f"no index in {data_dir} (no {CURRENT} file): run 'docent ingest FILE --data-dir {data_dir}' first")
-        manifest_path = generation / MANIFEST
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            files = manifest["files"]
-            count = int(manifest["record_count"])
-        except FileNotFoundError:
-            raise IndexCorruptError(f"{manifest_path}: missing; {data_dir / CURRENT} points at an incomplete generation") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise IndexCorruptError(f"{manifest_path}: damaged manifest ({exc})") from None
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexMismatchError(f"{manifest_path}: index format {manifest.get('format_version')} but this version reads format {FORMAT_VERSION}; re-ingest")
+        manifest = read_manifest(generation, data_dir)
         if model is not None and manifest.get("model") != model:
             raise IndexMismatchError(
-                f"{manifest_path}: the index was built with model {manifest.get('model')!r} but the service is set to {model!r}; "
+                f"{generation / MANIFEST}: the index was built with model {manifest.get('model')!r} but the service is set to {model!r}; "
                 "re-ingest with this model or set DOCENT_MODEL to the index's model"
             )
-        if dimension is not None and manifest.get("dimension") != dimension:
-            raise IndexMismatchError(f"{manifest_path}: index dimension {manifest.get('dimension')} does not match the model's {dimension}")
-        for name, expected in files.items():
-            path = generation / name
-            if not path.is_file():
-                raise IndexCorruptError(f"{path}: missing from the index generation")
-            if path.stat().st_size != expected["size"] or (verify and file_digest(path) != expected["sha256"]):
-                raise IndexCorruptError(f"{path}: damaged (size or checksum differs from {MANIFEST}); re-ingest to rebuild it")
+        dim = manifest.get("dimension")
+        if dimension is not None and dim != dimension:
+            raise IndexMismatchError(f"{generation / MANIFEST}: index dimension {dim} does not match the model's {dimension}")
+        check_files(generation, manifest, verify=verify or full_verify, full=full_verify)
         try:
-            index = faiss.read_index(str(generation / INDEX))
+            index = indexes.load(generation / INDEX)
         except RuntimeError as exc:
             raise IndexCorruptError(f"{generation / INDEX}: cannot be read by FAISS ({str(exc).splitlines()[0]})") from None
+        if isinstance(index, faiss.IndexHNSW):
+            index.hnsw.efSearch = int(manifest.get("hnsw", {}).get("ef_search", indexes.HNSW_EF_SEARCH))
+        chunks = [cls._chunk(generation, c, dim, manifest) for c in manifest["vector_chunks"]]
+        dead = np.fromfile(generation / DELETED, dtype=np.int64) if DELETED in manifest["files"] else np.zeros(0, dtype=np.int64)
         store = RecordStore(generation / STORE)
-        if index.ntotal != count or store.count() != count or index.d != manifest.get("dimension"):
+        count, rows = int(manifest["record_count"]), int(manifest["rows"])
+        problems = []
+        if index.ntotal != manifest["index_rows"] or index.d != dim:
+            problems.append(f"the FAISS index holds {index.ntotal} vectors of {index.d} dimensions")
+        if sum(len(c) for c in chunks) != rows or rows - len(dead) != count:
+            problems.append(f"the vector files hold {sum(len(c) for c in chunks)} rows, {len(dead)} removed")
+        if store.count() != count:
+            problems.append(f"the store holds {store.count()} records")
+        if problems:
             store.close()
-            raise IndexCorruptError(f"{generation}: the index holds {index.ntotal} vectors and the store {store.count()} records, but the manifest says {count}")
-        return cls(generation, manifest, store, index)
+            raise IndexCorruptError(f"{generation}: {'; '.join(problems)}, but the manifest says {count} records in {rows} rows")
+        return cls(generation, manifest, store, index, chunks, dead)
+
+    @staticmethod
+    def _chunk(generation: Path, chunk: dict, dimension: int, manifest: dict) -> np.ndarray:
+        if manifest["format_version"] == 1:
+            return np.load(generation / LEGACY, mmap_mode="r")
+        return open_chunk(generation / chunk["file"], int(chunk["rows"]), dimension)
 
     def close(self) -> None:
         self._vectors = None
+        self._chunks = []
+        self._tail = []
         self.store.close()
 
-    def vectors(self) -> np.ndarray:
-        """The vector matrix, memory-mapped (pages load on demand)."""
+    def vectors(self):
+        """The vector matrix, memory-mapped (pages load on demand): rows by
+        position, by an array of positions, or by slice."""
         if self._vectors is None:
-            self._vectors = np.load(self.path / VECTORS, mmap_mode="r")
+            return np.zeros((0, int(self.manifest["dimension"])), dtype=np.float32)
         return self._vectors
 
     def cosines(self, query: np.ndarray, positions: list[int]) -> np.ndarray:
-        if not positions:
+        """Exact cosine similarity of ``query`` to the rows at ``positions``,
+        computed in place from the mapped rows (no gathered copy: half the
+        memory traffic of ``vectors[positions] @ query``)."""
+        if not len(positions):
             return np.zeros(0, dtype=np.float32)
-        return self.vectors()[np.asarray(positions)] @ query
+        positions = np.asarray(positions, dtype=np.int64)
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        vectors = self.vectors()
+        if positions.min() < 0 or positions.max() >= len(vectors):
+            raise IndexError(f"row positions must be in [0, {len(vectors)})")
+        if isinstance(vectors, np.ndarray):
+            return inner_products(query, vectors, positions)
+        return vectors.take(positions) @ query
 
-    def search(self, query: np.ndarray, k: int) -> list[Hit]:
+    def search(self, query: np.ndarray, k: int, within: np.ndarray | None = None) -> list[Hit]:
+        """The ``k`` rows most similar to ``query``, best first; removed rows
+        never. ``within``, a boolean mask over rows, restricts the search to
+        the rows it marks (a filtered search of the index, not a scan)."""
         k = min(k, self.count)
         if k <= 0:
             return []
-        scores, positions = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
-        return [Hit(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        hits: list[Hit] = []
+        if self.index.ntotal:
+            params, keep = self._params, None
+            if within is not None:
+                params, keep = self._filtered(within, k)
+            scores, positions = self.index.search(q, k, params=params) if params else self.index.search(q, k)
+            hits = [Hit(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
+            del keep
+        if self._tail:
+            hits = sorted(hits + self._search_tail(q[0], k, within), key=lambda h: (-h.score, h.pos))[:k]
+        return hits
+
+    def _filtered(self, within: np.ndarray, k: int):
+        n = self.index.ntotal
+        allowed = np.zeros(n, dtype=bool)
+        allowed[: min(n, len(within))] = within[:n]
+        allowed[self.dead[self.dead < n]] = False
+        bitmap = np.packbits(allowed, bitorder="little")
+        selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
+        if isinstance(self.index, faiss.IndexHNSW):
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.index.hnsw.efSearch, k))
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        return params, (bitmap, selector)
+
+    def _search_tail(self, query: np.ndarray, k: int, within: np.ndarray | None = None) -> list[Hit]:
+        found: list[Hit] = []
+        for start, chunk in self._tail:
+            scores = chunk @ query
+            if within is not None:
+                scores[~within[start : start + len(chunk)]] = -np.inf
+            wanted = k + len(self._dead_set)
+            top = np.argpartition(-scores, wanted)[:wanted] if len(scores) > wanted else np.arange(len(scores))
+            found.extend(Hit(start + int(i), float(scores[i])) for i in top if start + int(i) not in self._dead_set and np.isfinite(scores[i]))
+        return found
 
     def records_for(self, hits: list[Hit]) -> list[tuple[Record, float]]:
         found = self.store.by_positions([h.pos for h in hits])

@@ -42,6 +42,11 @@ class SentenceTransformerEncoder:
         # Never reach for a model hub: this machine (and many archives' servers) is offline.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        # OpenMP's default wait policy made a 2-thread encoder inside the web
+        # server take ~500 ms per question on a 2-core machine (its threads spin
+        # against the server's own); passive waiting: ~35 ms. Read when torch
+        # loads, so it only takes effect if torch is not imported yet.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
             raise ConfigError(f"model path {path} is not a sentence-transformers model directory (no modules.json or config.json)")
         from sentence_transformers import SentenceTransformer
@@ -88,10 +93,16 @@ class HashingEncoder:
         return np.stack([self._vector(t) for t in texts])
 
 
-def load_encoder(model: str, device: str = "cpu") -> Encoder:
-    """``model`` is "all-MiniLM-L6-v2" (the bundled default), "hashing", or a local directory."""
+def load_encoder(model: str, device: str = "cpu", threads: int = 0) -> Encoder:
+    """``model`` is "all-MiniLM-L6-v2" (the bundled default), "hashing", or a
+    local directory. ``threads`` > 0 sets torch's intra-op threads for the
+    whole process (0 leaves torch's default, one per core)."""
     if model == HASHING_MODEL:
         return HashingEncoder()
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
     if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
         return SentenceTransformerEncoder(bundled_model_path(), DEFAULT_MODEL, device)
     path = Path(model).expanduser()

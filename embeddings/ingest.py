@@ -1,40 +1,34 @@
-"""Build a new index generation from records, reusing vectors of unchanged text."""
+"""Add, update and remove records, embedding only text the index does not hold yet.
+
+The first ingest writes a complete generation. Later ones are incremental
+(``embeddings.generation.write_incremental``): a pure addition appends rows,
+an update rewrites a record in place when its text is unchanged, and a
+removal, or an update of the text, marks the old row dead. Once more than
+COMPACT_FRACTION of the rows are dead the collection is rewritten densely,
+reusing every stored vector.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
-import json
-import os
-import secrets
-import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
-import faiss
+import faiss  # noqa: F401 - tests reach FAISS through this module (embeddings.ingest.faiss) to simulate a failed write
 import numpy as np
 
 from corpus.errors import DocentError
 from corpus.model import Record
-from embeddings.collection import (
-    CURRENT,
-    FORMAT_VERSION,
-    INDEX,
-    MANIFEST,
-    STORE,
-    VECTORS,
-    Collection,
-    corpus_checksum,
-    current_generation,
-    file_digest,
-    fsync_dir,
-    write_atomically,
-)
+from embeddings import indexes
+from embeddings.collection import Collection, current_generation
 from embeddings.encoder import Encoder
-from embeddings.store import write_store
+from embeddings.generation import Change, Spec, remove_old_generations, write_full, write_incremental
+
+COMPACT_FRACTION = 0.25
 
 
 @dataclass
@@ -47,28 +41,22 @@ class IngestReport:
     reused: int = 0
     total: int = 0
     generation: str = ""
+    index_type: str = ""
+    # "new", "incremental", "rebuilt" (compacted or upgraded) or "unchanged"
+    mode: str = ""
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed; "
-            f"{self.embedded} embedded, {self.reused} vectors reused; {self.total} records in the index"
+            f"{self.embedded} embedded, {self.reused} vectors reused; {self.total} records in the index "
+            f"({self.index_type} index, {self.mode})"
         )
 
 
 def text_hash(record: Record, model: str) -> str:
     return hashlib.sha256(f"{model}\n{record.embedding_text()}".encode("utf-8")).hexdigest()[:24]
-
-
-def _versions() -> dict[str, str]:
-    versions = {}
-    for package in ("archive-docent", "faiss-cpu", "sentence-transformers", "torch", "numpy"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 @contextmanager
@@ -93,111 +81,135 @@ def ingest(
     replace: bool = False,
     batch_size: int = 64,
     progress: bool = False,
+    index_type: str = "auto",
+    flat_max_records: int = indexes.FLAT_MAX_RECORDS,
 ) -> IngestReport:
-    """Upsert ``records`` into the collection in ``data_dir`` (or replace it)."""
+    """Upsert ``records`` into the collection in ``data_dir`` (with ``replace``,
+    also remove every record not among them)."""
     started = time.perf_counter()
+    spec = Spec(encoder.name, encoder.dimension, index_type, flat_max_records)
+    indexes.choose(index_type, 0)
     data_dir.mkdir(parents=True, exist_ok=True)
     with ingest_lock(data_dir):
         report = IngestReport()
-        existing: Collection | None = None
+        existing = None
         if current_generation(data_dir) is not None:
             existing = Collection.open(data_dir, model=encoder.name, dimension=encoder.dimension)
         try:
-            merged, vectors, todo = _merge(existing, records, encoder, replace, report)
-            if todo:
-                texts = [merged[i].embedding_text() for i in todo]
-                vectors[todo] = encoder.encode(texts, batch_size=batch_size, progress=progress)
-            report.embedded = len(todo)
-            report.reused = len(merged) - len(todo)
+            if existing is None:
+                unique = {r.id: r for r in records}
+                change = Change(append=[(r, text_hash(r, encoder.name)) for r in unique.values()])
+                report.added = len(change.append)
+            else:
+                change = _plan(existing, records, encoder.name, replace, report)
+            _embed(change, existing, encoder, batch_size, progress, report)
+            _commit(data_dir, existing, change, spec, report)
         finally:
             if existing is not None:
                 existing.close()
-        report.total = len(merged)
-        report.generation = _write_generation(data_dir, merged, vectors, encoder)
-        _remove_old_generations(data_dir, keep=report.generation)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _merge(existing: Collection | None, records: list[Record], encoder: Encoder, replace: bool, report: IngestReport):
-    """Merge incoming records into the existing ones by id; decide what to embed."""
-    old_by_id: dict[str, tuple[int, str]] = {}
-    old_by_text: dict[str, int] = {}
-    old_records: list[Record] = []
-    old_vectors = None
-    if existing is not None:
-        old_vectors = existing.vectors()
-        for row in existing.store.rows():
-            old_by_id[row.id] = (row.pos, row.content_hash)
-            old_by_text.setdefault(row.text_hash, row.pos)
-        if not replace:
-            old_records = list(existing.store.records())
-    merged: dict[str, Record] = {r.id: r for r in old_records}
-    for record in records:
-        prior = old_by_id.get(record.id)
+def remove(data_dir: Path, ids: list[str], *, index_type: str = "auto", flat_max_records: int = indexes.FLAT_MAX_RECORDS) -> IngestReport:
+    """Remove records by id; ids the collection does not hold are listed in ``notes``."""
+    started = time.perf_counter()
+    with ingest_lock(data_dir):
+        existing = Collection.open(data_dir)
+        try:
+            spec = Spec(existing.manifest["model"], int(existing.manifest["dimension"]), index_type, flat_max_records)
+            wanted = list(dict.fromkeys(ids))
+            stored = existing.store.rows_for_ids(wanted)
+            report = IngestReport(removed=len(stored), notes=[i for i in wanted if i not in stored])
+            change = Change(delete=[row.pos for row in stored.values()])
+            _commit(data_dir, existing, change, spec, report)
+        finally:
+            existing.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _plan(existing: Collection, records: list[Record], model: str, replace: bool, report: IngestReport) -> Change:
+    """Compare incoming records with the stored ones by id and content."""
+    incoming = {r.id: r for r in records}
+    stored = existing.store.rows_for_ids(list(incoming))
+    change = Change()
+    for rid, record in incoming.items():
+        th = text_hash(record, model)
+        prior = stored.get(rid)
         if prior is None:
             report.added += 1
-        elif prior[1] == record.content_hash:
+            change.append.append((record, th))
+        elif prior.content_hash == record.content_hash:
             report.unchanged += 1
         else:
             report.updated += 1
-        merged[record.id] = record
+            if prior.text_hash == th:
+                change.update.append((prior.pos, record, th))
+            else:
+                change.delete.append(prior.pos)
+                change.append.append((record, th))
     if replace:
-        report.removed = sum(1 for rid in old_by_id if rid not in merged)
-    ordered = list(merged.values())
-    vectors = np.zeros((len(ordered), encoder.dimension), dtype=np.float32)
-    todo: list[int] = []
-    for i, record in enumerate(ordered):
-        source = old_by_text.get(text_hash(record, encoder.name))
-        if source is not None and old_vectors is not None:
-            vectors[i] = old_vectors[source]
+        gone = [row.pos for row in existing.store.rows() if row.id not in incoming]
+        report.removed = len(gone)
+        change.delete.extend(gone)
+    return change
+
+
+def _embed(change: Change, existing: Collection | None, encoder: Encoder, batch_size: int, progress: bool, report: IngestReport) -> None:
+    """Vectors for the appended rows: stored ones for text the index already
+    holds (under any id), each distinct new text encoded once."""
+    hashes = list(dict.fromkeys(th for _, th in change.append))
+    stored = existing.store.positions_for_texts(hashes) if existing is not None and hashes else {}
+    todo = {th: r.embedding_text() for r, th in change.append if th not in stored}
+    encoded = encoder.encode(list(todo.values()), batch_size=batch_size, progress=progress) if todo else None
+    fresh = {th: i for i, th in enumerate(todo)}
+    vectors = np.empty((len(change.append), encoder.dimension), dtype=np.float32)
+    reuse_rows = [i for i, (_, th) in enumerate(change.append) if th not in fresh]
+    if reuse_rows:
+        vectors[reuse_rows] = existing.vectors()[np.asarray([stored[change.append[i][1]] for i in reuse_rows])]
+    for i, (_, th) in enumerate(change.append):
+        if th in fresh:
+            vectors[i] = encoded[fresh[th]]
+    change.vectors = vectors
+    report.embedded = len(todo)
+
+
+def _commit(data_dir: Path, existing: Collection | None, change: Change, spec: Spec, report: IngestReport) -> None:
+    if existing is None:
+        report.generation, report.mode = write_full(data_dir, change.append, change.vectors, spec), "new"
+    else:
+        dead = len(existing.dead) + len(change.delete)
+        rows = existing.rows + len(change.append)
+        live = rows - dead
+        kind = indexes.choose(spec.index_type, live, spec.flat_max_records, current=indexes.kind_of(existing.index))
+        spec = dataclasses.replace(spec, index_type=kind)
+        if existing.manifest["format_version"] == 1 or dead > COMPACT_FRACTION * rows:
+            records, vectors = _compacted(existing, change)
+            report.generation, report.mode = write_full(data_dir, records, vectors, spec), "rebuilt"
+        elif change.empty() and kind == indexes.kind_of(existing.index):
+            report.generation, report.mode = existing.path.name, "unchanged"
         else:
-            todo.append(i)
-    return ordered, vectors, todo
+            report.generation, report.mode = write_incremental(data_dir, existing, change, spec), "incremental"
+    remove_old_generations(data_dir, keep=report.generation)
+    final = Collection.open(data_dir, verify=False)
+    report.total, report.index_type = final.count, final.manifest["index_type"]
+    report.reused = report.total - report.embedded if report.mode != "unchanged" else report.total
+    final.close()
 
 
-def _write_generation(data_dir: Path, records: list[Record], vectors: np.ndarray, encoder: Encoder) -> str:
-    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-    tmp = data_dir / f".tmp-{name}"
-    tmp.mkdir()
-    try:
-        write_store(tmp / STORE, ((pos, r, text_hash(r, encoder.name)) for pos, r in enumerate(records)))
-        np.save(tmp / VECTORS, vectors)
-        index = faiss.IndexFlatIP(encoder.dimension)
-        if len(vectors):
-            index.add(vectors)
-        faiss.write_index(index, str(tmp / INDEX))
-        files = {}
-        for filename in (STORE, VECTORS, INDEX):
-            path = tmp / filename
-            with path.open("rb+") as handle:
-                os.fsync(handle.fileno())
-            files[filename] = {"size": path.stat().st_size, "sha256": file_digest(path)}
-        dates = [r.earliest for r in records if r.earliest]
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "model": encoder.name,
-            "dimension": encoder.dimension,
-            "record_count": len(records),
-            "corpus_checksum": corpus_checksum([(r.id, r.content_hash) for r in records]),
-            "index_type": "flat-ip",
-            "date_span": [min(dates) if dates else None, max((r.latest for r in records if r.latest), default=None)],
-            "undated": sum(1 for r in records if not r.earliest),
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "versions": _versions(),
-            "files": files,
-        }
-        write_atomically(tmp / MANIFEST, json.dumps(manifest, indent=2))
-        os.rename(tmp, data_dir / name)
-        fsync_dir(data_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    write_atomically(data_dir / CURRENT, name + "\n")
-    return name
-
-
-def _remove_old_generations(data_dir: Path, keep: str) -> None:
-    for child in data_dir.iterdir():
-        if child.is_dir() and child.name != keep and (child.name.startswith("gen-") or child.name.startswith(".tmp-gen-")):
-            shutil.rmtree(child, ignore_errors=True)
+def _compacted(existing: Collection, change: Change) -> tuple[list[tuple[Record, str]], np.ndarray]:
+    """Every live record densely renumbered (the appended ones last), with its vector."""
+    dead = set(change.delete)
+    updated = {pos: (record, th) for pos, record, th in change.update}
+    records: list[tuple[Record, str]] = []
+    sources: list[int] = []
+    for pos, th, record in existing.store.items():
+        if pos not in dead:
+            records.append(updated.get(pos, (record, th)))
+            sources.append(pos)
+    vectors = np.empty((len(records) + len(change.append), int(existing.manifest["dimension"])), dtype=np.float32)
+    if sources:
+        vectors[: len(sources)] = existing.vectors()[np.asarray(sources)]
+    vectors[len(sources) :] = change.vectors if change.vectors is not None else 0
+    return records + change.append, vectors

@@ -27,20 +27,21 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def sampled_digest(path: Path, size: int | None = None) -> str:
-    """SHA-256 over the size and SAMPLE_BLOCKS evenly spaced blocks, always
-    including the first and the last."""
+def sampled_digest(path: Path, size: int | None = None, block: int | None = None, blocks: int | None = None) -> str:
+    """SHA-256 over the size and ``blocks`` evenly spaced blocks of ``block``
+    bytes, always including the first and the last."""
     size = path.stat().st_size if size is None else size
+    block, blocks = block or SAMPLE_BLOCK, blocks or SAMPLE_BLOCKS
     h = hashlib.sha256(str(size).encode())
     fd = os.open(path, os.O_RDONLY)
     try:
-        if size <= SAMPLE_BLOCK * SAMPLE_BLOCKS:
-            offsets = range(0, size, SAMPLE_BLOCK)
+        if size <= block * blocks:
+            offsets = range(0, size, block)
         else:
-            last = size - SAMPLE_BLOCK
-            offsets = sorted({last * i // (SAMPLE_BLOCKS - 1) for i in range(SAMPLE_BLOCKS)})
+            last = size - block
+            offsets = sorted({last * i // (blocks - 1) for i in range(blocks)})
         for offset in offsets:
-            h.update(os.pread(fd, SAMPLE_BLOCK, offset))
+            h.update(os.pread(fd, block, offset))
     finally:
         os.close(fd)
     return h.hexdigest()
@@ -48,7 +49,13 @@ def sampled_digest(path: Path, size: int | None = None) -> str:
 
 def describe(path: Path) -> dict:
     """The manifest entry of one file: size, full digest and sampled digest."""
-    return {"size": path.stat().st_size, "sha256": file_digest(path), "sampled_sha256": sampled_digest(path)}
+    # The sampling is recorded with its digest, so changing the defaults never invalidates an index.
+    return {
+        "size": path.stat().st_size,
+        "sha256": file_digest(path),
+        "sampled_sha256": sampled_digest(path),
+        "sample": [SAMPLE_BLOCK, SAMPLE_BLOCKS],
+    }
 
 
 def damaged(path: Path, expected: dict, *, verify: bool, full: bool = False) -> bool:
@@ -62,4 +69,5 @@ def damaged(path: Path, expected: dict, *, verify: bool, full: bool = False) -> 
         return False
     if full or size <= FULL_VERIFY_BYTES or "sampled_sha256" not in expected:
         return file_digest(path) != expected["sha256"]
-    return sampled_digest(path, size) != expected["sampled_sha256"]
+    block, blocks = expected.get("sample", (SAMPLE_BLOCK, SAMPLE_BLOCKS))
+    return sampled_digest(path, size, block, blocks) != expected["sampled_sha256"]

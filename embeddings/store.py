@@ -6,16 +6,20 @@ id ``pos`` in the FAISS index, so a search hit maps straight to its record.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import msgspec
+import numpy as np
 
 from corpus.model import Record
 from corpus.text import fold
+from embeddings.lexical import TERM_DF_SCHEMA, TOKENIZE, affordable, has_term_df
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE records (
     pos INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -25,10 +29,14 @@ CREATE TABLE records (
     latest TEXT,
     json TEXT NOT NULL
 );
+-- An incremental ingest looks up stored vectors by the text they embed.
+CREATE INDEX records_text_hash ON records (text_hash);
+-- Date-restricted search reads this index instead of every row (embeddings.ranges).
+CREATE INDEX records_dates ON records (earliest, latest);
 -- Lexical index beside the records; rowid = pos. Porter stemming and folded
 -- diacritics, so "clarification" finds "clarifications" and "Gomulka" "Gomułka".
 CREATE VIRTUAL TABLE records_fts USING fts5(
-    title, summary, notes, tokenize = "porter unicode61 remove_diacritics 2"
+    title, summary, notes, tokenize = "{TOKENIZE}"
 );
 """
 
@@ -45,23 +53,63 @@ class StoredRow(msgspec.Struct, frozen=True):
     text_hash: str
 
 
+def _fts_row(pos: int, r: Record) -> tuple:
+    return (pos, fold(r.title), fold(r.summary), fold(" ".join(r.notes)))
+
+
+def _row(pos: int, r: Record, text_hash: str) -> tuple:
+    return (pos, r.id, r.content_hash, text_hash, r.earliest, r.latest, msgspec.json.encode(r).decode())
+
+
+def _connect_for_writing(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path)
+    # The file is in a temporary generation that is discarded unless complete
+    # (and fsynced before the switch), so a journal would only cost time.
+    connection.execute("PRAGMA journal_mode = OFF")
+    connection.execute("PRAGMA synchronous = OFF")
+    return connection
+
+
 def write_store(path: Path, rows: Iterable[tuple[int, Record, str]]) -> None:
     """Write a new store file at ``path`` (which must not exist yet)."""
-    connection = sqlite3.connect(path)
+    connection = _connect_for_writing(path)
     try:
         connection.executescript(SCHEMA)
-        for pos, r, text_hash in rows:
-            connection.execute(
-                "INSERT INTO records (pos, id, content_hash, text_hash, earliest, latest, json) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (pos, r.id, r.content_hash, text_hash, r.earliest, r.latest, msgspec.json.encode(r).decode()),
-            )
-            connection.execute(
-                "INSERT INTO records_fts (rowid, title, summary, notes) VALUES (?, ?, ?, ?)",
-                (pos, fold(r.title), fold(r.summary), fold(" ".join(r.notes))),
-            )
+        rows = iter(rows)
+        while batch := list(itertools.islice(rows, 5000)):
+            connection.executemany(INSERT_RECORD, [_row(pos, r, th) for pos, r, th in batch])
+            connection.executemany(INSERT_FTS, [_fts_row(pos, r) for pos, r, _ in batch])
+        connection.executescript(TERM_DF_SCHEMA)
         connection.commit()
     finally:
         connection.close()
+
+
+def update_store(path: Path, delete: list[int], update: list[tuple[int, Record, str]], insert: list[tuple[int, Record, str]]) -> None:
+    """Apply changes to ``path``, a private copy of the previous generation's
+    store (so a failure part-way leaves nothing in use half-changed), keeping
+    the lexical index in step: ``delete`` drops rows, ``update`` rewrites rows
+    in place (their text, and so their vector, is unchanged), ``insert`` adds
+    rows at new positions."""
+    connection = _connect_for_writing(path)
+    try:
+        updated = [pos for pos, _, _ in update]
+        connection.executemany("DELETE FROM records WHERE pos = ?", [(pos,) for pos in delete])
+        connection.executemany("DELETE FROM records_fts WHERE rowid = ?", [(pos,) for pos in delete + updated])
+        connection.executemany(
+            "UPDATE records SET content_hash = ?, text_hash = ?, earliest = ?, latest = ?, json = ? WHERE pos = ?",
+            [(*_row(pos, r, th)[2:], pos) for pos, r, th in update],
+        )
+        connection.executemany(INSERT_RECORD, [_row(pos, r, th) for pos, r, th in insert])
+        connection.executemany(INSERT_FTS, [_fts_row(pos, r) for pos, r, _ in update + insert])
+        connection.executescript(TERM_DF_SCHEMA)
+        connection.commit()
+    finally:
+        connection.close()
+
+
+INSERT_RECORD = "INSERT INTO records (pos, id, content_hash, text_hash, earliest, latest, json) VALUES (?, ?, ?, ?, ?, ?, ?)"
+INSERT_FTS = "INSERT INTO records_fts (rowid, title, summary, notes) VALUES (?, ?, ?, ?)"
 
 
 class RecordStore:
@@ -70,6 +118,9 @@ class RecordStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._budgeted = has_term_df(self._db)
+        self._dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._dates_lock = threading.Lock()
 
     def close(self) -> None:
         self._db.close()
@@ -84,11 +135,18 @@ class RecordStore:
         rows = self._db.execute(f"SELECT pos, json FROM records WHERE pos IN ({marks})", positions)
         return {pos: _decoder.decode(blob) for pos, blob in rows}
 
+    def match_expression(self, terms: list[str]) -> str:
+        """The FTS5 query for ``terms``: any may match; in a large collection
+        the most frequent may be left out (embeddings.lexical)."""
+        if self._budgeted:
+            terms = affordable(self._db, terms)
+        return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
     def lexical(self, terms: list[str], k: int) -> list[tuple[int, float]]:
         """BM25 over title, summary and notes; any term may match. Best first, scores positive."""
         if not terms:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        match = self.match_expression(terms)
         rows = self._db.execute(
             f"SELECT rowid, bm25(records_fts, {', '.join(map(str, FTS_WEIGHTS))}) AS score "
             "FROM records_fts WHERE records_fts MATCH ? ORDER BY score LIMIT ?",
@@ -104,9 +162,51 @@ class RecordStore:
         for pos, rid, chash, thash in self._db.execute("SELECT pos, id, content_hash, text_hash FROM records ORDER BY pos"):
             yield StoredRow(pos, rid, chash, thash)
 
+    def rows_for_ids(self, ids: list[str]) -> dict[str, StoredRow]:
+        found = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for pos, rid, chash, thash in self._db.execute(f"SELECT pos, id, content_hash, text_hash FROM records WHERE id IN ({marks})", chunk):
+                found[rid] = StoredRow(pos, rid, chash, thash)
+        return found
+
+    def positions_for_texts(self, text_hashes: list[str]) -> dict[str, int]:
+        """A stored row embedding each of these texts, where there is one (vectors to reuse)."""
+        found = {}
+        for i in range(0, len(text_hashes), 500):
+            chunk = text_hashes[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for thash, pos in self._db.execute(f"SELECT text_hash, min(pos) FROM records WHERE text_hash IN ({marks}) GROUP BY text_hash", chunk):
+                found[thash] = pos
+        return found
+
+    def items(self) -> Iterator[tuple[int, str, Record]]:
+        """(pos, text hash, record) in position order."""
+        for pos, thash, blob in self._db.execute("SELECT pos, text_hash, json FROM records ORDER BY pos"):
+            yield pos, thash, _decoder.decode(blob)
+
     def records(self) -> Iterator[Record]:
         for (blob,) in self._db.execute("SELECT json FROM records ORDER BY pos"):
             yield _decoder.decode(blob)
+
+    def date_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every row's earliest and latest date (ISO, as bytes; b"" when
+        undated) and whether the row holds a record, indexed by position:
+        read once (~0.5 s per million records), then date filters are array
+        comparisons instead of a scan of the table."""
+        with self._dates_lock:
+            if self._dates is None:
+                rows = self._db.execute("SELECT pos, coalesce(earliest, ''), coalesce(latest, '') FROM records").fetchall()
+                size = max((pos for pos, _, _ in rows), default=-1) + 1
+                positions = np.fromiter((pos for pos, _, _ in rows), dtype=np.int64, count=len(rows))
+                earliest, latest = np.zeros(size, dtype="S10"), np.zeros(size, dtype="S10")
+                earliest[positions] = np.array([e for _, e, _ in rows], dtype="S10")
+                latest[positions] = np.array([l for _, _, l in rows], dtype="S10")
+                present = np.zeros(size, dtype=bool)
+                present[positions] = True
+                self._dates = earliest, latest, present
+            return self._dates
 
     def date_span(self) -> tuple[str | None, str | None, int]:
         earliest, latest = self._db.execute("SELECT min(earliest), max(latest) FROM records").fetchone()

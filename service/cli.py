@@ -1,4 +1,4 @@
-"""The ``docent`` command line: ingest, serve, ask, info.
+"""The ``docent`` command line: ingest, remove, serve, ask, info, eval, feedback export.
 
 Every ``DocentError`` becomes one line on stderr and exit status 2; nothing
 prints a traceback at a user.
@@ -43,11 +43,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args)
     result = load_files(args.files, fmt=args.format, skip_invalid=args.skip_invalid)
     _print_load_report(result)
-    encoder = load_encoder(settings.model, settings.device)
+    encoder = load_encoder(settings.model, settings.device, settings.encoder_threads)
     report = ingest(
-        settings.data_dir, result.records, encoder, replace=args.replace, batch_size=settings.batch_size, progress=not args.quiet
+        settings.data_dir, result.records, encoder, replace=args.replace, batch_size=settings.batch_size, progress=not args.quiet,
+        index_type=settings.index_type, flat_max_records=settings.flat_max_records,
     )
     print(f"ingested into {settings.data_dir}: {report.summary()} ({report.seconds:.1f} s)")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from embeddings.ingest import remove
+
+    settings = _settings(args)
+    report = remove(settings.data_dir, args.ids, index_type=settings.index_type, flat_max_records=settings.flat_max_records)
+    for note in report.notes:
+        print(f"  not in the index: {note}", file=sys.stderr)
+    print(f"removed from {settings.data_dir}: {report.removed} records; {report.total} records in the index ({report.seconds:.1f} s)")
     return 0
 
 
@@ -105,7 +117,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     from embeddings.collection import Collection
 
     settings = _settings(args)
-    collection = Collection.open(settings.data_dir, verify=True)
+    collection = Collection.open(settings.data_dir, verify=True, full_verify=args.verify)
     m = collection.manifest
     collection.close()
     if args.json:
@@ -118,7 +130,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"model:      {m['model']} ({m['dimension']} dimensions), index {m.get('index_type')}")
     print(f"checksum:   {m['corpus_checksum']}")
     print(f"created:    {m['created_at']}")
+    print("verified:   " + ("every byte of every file (SHA-256)" if args.verify else "sizes; small files fully, large ones by sampled blocks (--verify: every byte)"))
     print("versions:   " + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()))
+    return 0
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from service.feedback import FEEDBACK, export_suite
+
+    report = export_suite(_settings(args).data_dir / FEEDBACK, Path(args.dir))
+    print(report.summary())
+    print(f"evaluate with: docent eval {args.dir} --records RECORDS", file=sys.stderr)
     return 0
 
 
@@ -161,9 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub, common, lambda args: _eval(args))
 
+    p = sub.add_parser("feedback", help="readers' votes from the chat page")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = actions.add_parser("export", parents=[common], help="write the votes as a BEIR-style evaluation suite")
+    p.add_argument("dir", metavar="DIR", help="folder for queries.jsonl and qrels/test.tsv (created; files replaced)")
+    p.set_defaults(run=cmd_feedback_export)
+
     p = sub.add_parser("info", parents=[common], help="what the index holds")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.add_argument("--verify", action="store_true", help="hash every byte of the index files (slow on large indexes)")
     p.set_defaults(run=cmd_info)
+
+    p = sub.add_parser("remove", parents=[common], help="remove records from the index by id")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.set_defaults(run=cmd_remove)
     return parser
 
 

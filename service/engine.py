@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 
 import msgspec
@@ -146,10 +147,29 @@ class Docent:
     ) -> None:
         self.settings = settings
         self.encoder = encoder
-        self.collection = collection
         self.aliases = aliases
         self.conversations = conversations
+        # One attribute holds the live index, so swapping in a new generation is
+        # a single assignment: a request in flight keeps the one it started with.
         self.retriever = Retriever(encoder, collection)
+        self._reload_lock = threading.Lock()
+
+    @property
+    def collection(self) -> Collection:
+        return self.retriever.collection
+
+    def reload(self) -> bool:
+        """Switch to the data directory's current generation if it changed
+        (after `docent ingest` or an admin re-index). The old generation is
+        released when the last request using it finishes."""
+        with self._reload_lock:
+            current = current_generation(self.settings.data_dir)
+            if current is None or current == self.collection.path:
+                return False
+            fresh = Collection.open(self.settings.data_dir, model=self.encoder.name, dimension=self.encoder.dimension, verify=self.settings.verify_index)
+            self.retriever = Retriever(self.encoder, fresh)
+            log.info("now serving %s (%d records)", fresh.path.name, fresh.count)
+            return True
 
     @classmethod
     def open(cls, settings: Settings, encoder: Encoder | None = None, *, conversations: bool = False) -> "Docent":
@@ -184,7 +204,8 @@ class Docent:
     def search(self, request: SearchRequest) -> SearchResponse:
         question, k = self._check(request.question, request.k, SEARCH_DEFAULT_K, self.settings.max_k_search)
         reading = self.interpret(question, request.date_from, request.date_to)
-        hits = self.retriever.retrieve(reading, k, strict_dates=reading.date_source == "request")
+        retriever = self.retriever
+        hits = retriever.retrieve(reading, k, strict_dates=reading.date_source == "request")
         results = [SearchResult(rank=i, **source_fields(c.record, c.cosine)) for i, c in enumerate(hits, start=1)]
         return SearchResponse(question=question, results=results, interpretation=reading)
 
@@ -198,18 +219,19 @@ class Docent:
             last = self.conversations.last_interpretation(request.conversation_id)
             previous = previous_from(msgspec.convert(last, Interpretation)) if last else None
         reading = self.interpret(question, request.date_from, request.date_to, previous)
-        hits = self.retriever.retrieve(reading, max(k, ASK_CANDIDATES), strict_dates=reading.date_source == "request")
+        retriever = self.retriever
+        hits = retriever.retrieve(reading, max(k, ASK_CANDIDATES), strict_dates=reading.date_source == "request")
         best = relevance(hits)
-        cited = select_sources(hits, k, self.settings.min_score, self.collection.vectors())
-        response = self._answer(question, cited, best, reading)
+        cited = select_sources(hits, k, self.settings.min_score, retriever.collection.vectors())
+        response = self._answer(question, cited, best, reading, retriever.collection)
         if self.conversations is not None:
             conversation_id = request.conversation_id or self.conversations.create(title=question)
             response.conversation_id = conversation_id
             self.conversations.append(conversation_id, question, reading, response)
         return response
 
-    def _answer(self, question: str, cited: list[Candidate], best: float | None, reading: Interpretation) -> AskResponse:
-        searched = self._searched(best, reading)
+    def _answer(self, question: str, cited: list[Candidate], best: float | None, reading: Interpretation, collection: Collection) -> AskResponse:
+        searched = self._searched(best, reading, collection)
         if not cited:
             answer = compose_abstention(question, searched)
             return AskResponse(question=question, answer=answer, sources=[], caveats=[], abstained=True, searched=searched, interpretation=reading)
@@ -227,13 +249,13 @@ class Docent:
             interpretation=reading,
         )
 
-    def _searched(self, best: float | None, reading: Interpretation) -> Searched:
-        span = self.collection.manifest.get("date_span") or [None, None]
+    def _searched(self, best: float | None, reading: Interpretation, collection: Collection) -> Searched:
+        span = collection.manifest.get("date_span") or [None, None]
         return Searched(
-            records=self.collection.count,
+            records=collection.count,
             earliest=span[0],
             latest=span[1],
-            undated=int(self.collection.manifest.get("undated", 0)),
+            undated=int(collection.manifest.get("undated", 0)),
             date_from=reading.date_from,
             date_to=reading.date_to,
             best_score=None if best is None else round(best, 4),

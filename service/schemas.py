@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+
+from http import HTTPStatus
 
 import msgspec
+from litestar.openapi import ResponseSpec
 from msgspec import Meta
 
 from corpus.caveats import Caveat
 from corpus.model import Record
 from service.interpret import Interpretation
 
-Question = Annotated[str, Meta(min_length=1, max_length=100_000, description="The question, in plain language.")]
+# The hard cap fits any question, JSON-escaped, inside the 64 KiB body limit;
+# the configured limit (max_question_chars, default 1000) is checked after.
+Question = Annotated[str, Meta(min_length=1, max_length=4000, description="The question, in plain language.")]
 
 
 DateBound = Annotated[str, Meta(max_length=40, description='ISO date ("1950-05-14") or a catalogue form ("May 1950", "1950").')]
@@ -111,3 +116,17 @@ class ErrorBody(msgspec.Struct, kw_only=True):
     status_code: int
     detail: str
     extra: Any = None
+
+
+class Feedback(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A reader's vote on an answer (no record_id) or on one of its sources (POST /feedback)."""
+
+    conversation_id: Annotated[str, Meta(min_length=1, max_length=64, description="The conversation the answer belongs to.")]
+    turn: Annotated[int, Meta(ge=1, le=1_000_000, description="The answer's turn number in the conversation (1 = first).")]
+    record_id: Annotated[str, Meta(min_length=1, max_length=200, description="A source the answer cited; omit to vote on the answer.")] | None = None
+    vote: Annotated[Literal[1, -1], Meta(description="1 = useful / relevant, -1 = not.")]
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """Document the error statuses a route can answer with (they share one body)."""
+    return {code: ResponseSpec(data_container=ErrorBody, description=HTTPStatus(code).phrase) for code in codes}

@@ -50,10 +50,31 @@ class Settings:
     # no candidate reaches it the answer abstains. See docs/retrieval.md for how
     # the default was chosen on the dev suite.
     min_score: float = 0.52
+    # Admin endpoints (ingest, re-index, delete) are off unless this is set.
+    admin_api_key: str = ""
+    # Questions (/ask, /search) per client address per minute; 0 = no limit.
+    rate_limit_per_minute: int = 120
+    # Seconds between checks for a new index generation (written by `docent ingest`
+    # while the service runs); 0 = never switch without a restart.
+    reload_interval: float = 2.0
+    # Comma-separated origins allowed to call the API from a browser; "" = CORS off.
+    cors_origins: str = ""
     # With no index in data_dir, `docent serve` ingests the bundled sample corpus.
     sample_when_empty: bool = True
-    # Check every index file's SHA-256 against the manifest at start-up.
+    # Check the index files against the manifest at start-up: files up to 64 MiB
+    # by SHA-256 of every byte, larger ones by size and sampled blocks
+    # (`docent info --verify` hashes every byte; see docs/performance.md).
     verify_index: bool = True
+    # "auto": exact flat search up to flat_max_records records, HNSW above; or "flat" / "hnsw". Applies at ingest.
+    index_type: str = "auto"
+    flat_max_records: int = 20000
+    # Concurrent questions are encoded together, up to this many per batch (1 turns batching off) ...
+    encode_batch_max: int = 32
+    # ... waiting at most this long for a batch to fill, and only while requests are arriving together.
+    encode_batch_wait_ms: float = 2.0
+    # torch threads for the encoder; 0 = automatic: `serve` uses one fewer than the
+    # cores (see embeddings.batching.serving_threads), `ingest` torch's default.
+    encoder_threads: int = 0
 
     @classmethod
     def load(cls, config: str | Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

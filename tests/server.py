@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 
@@ -24,16 +25,19 @@ def free_port() -> int:
 def running_server(data_dir, env: dict[str, str] | None = None, timeout: float = 180.0):
     port = free_port()
     full_env = {**os.environ, "DOCENT_DATA_DIR": str(data_dir), **(env or {})}
+    # The log goes to a file: a pipe nobody reads fills up under load and stalls the server.
+    log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{process.stdout.read()}")
+                log.seek(0)
+                raise RuntimeError(f"server exited with {process.returncode}:\n{log.read()}")
             try:
                 if httpx.get(f"{base}/health", timeout=2).status_code == 200:
                     break
@@ -49,3 +53,4 @@ def running_server(data_dir, env: dict[str, str] | None = None, timeout: float =
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()

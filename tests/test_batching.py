@@ -1,0 +1,161 @@
+"""The micro-batching encoder: concurrent callers share batches, get their own
+vectors back, and a lone caller is never held back. No timing assertions:
+batches are made to form deterministically by holding the encoder."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from embeddings.batching import BatchingEncoder
+from embeddings.encoder import HashingEncoder
+
+QUESTIONS = [f"question number {i} about the Berlin crisis" for i in range(40)]
+
+
+class GatedEncoder(HashingEncoder):
+    """Blocks each call until the test opens the gate; records every call."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls: list[list[str]] = []
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def encode(self, texts, **kwargs):
+        self.calls.append(list(texts))
+        self.entered.set()
+        assert self.gate.wait(timeout=20), "the test never opened the gate"
+        return super().encode(texts, **kwargs)
+
+
+def ask_all(encoder, texts):
+    results = {}
+
+    def one(text):
+        results[text] = encoder.encode([text])
+
+    threads = [threading.Thread(target=one, args=(t,)) for t in texts]
+    for t in threads:
+        t.start()
+    return threads, results
+
+
+def test_keeps_the_encoder_interface():
+    batching = BatchingEncoder(HashingEncoder())
+    try:
+        assert (batching.name, batching.dimension) == ("hashing", 256)
+        assert batching.encode([]).shape == (0, 256)
+        assert np.allclose(batching.encode(QUESTIONS[:3]), HashingEncoder().encode(QUESTIONS[:3]))
+    finally:
+        batching.close()
+
+
+def held_then_released(max_batch, queued):
+    """One question occupies the encoder while ``queued`` more arrive; then
+    the encoder is released. Returns the encoder's calls and the batching
+    encoder's results and batch sizes."""
+    inner = GatedEncoder()
+    batching = BatchingEncoder(inner, max_batch=max_batch, max_wait=0.001)
+    try:
+        first, results = ask_all(batching, QUESTIONS[:1])
+        assert inner.entered.wait(timeout=20)
+        rest, more = ask_all(batching, QUESTIONS[1 : queued + 1])
+        while batching._queue.qsize() < queued:
+            threading.Event().wait(0.001)
+        inner.gate.set()
+        for t in first + rest:
+            t.join(timeout=20)
+        results.update(more)
+    finally:
+        inner.gate.set()
+        batching.close()
+    return inner.calls, results, batching.batch_sizes
+
+
+def test_requests_arriving_during_a_batch_are_encoded_together():
+    calls, results, sizes = held_then_released(max_batch=16, queued=12)
+    assert [len(call) for call in calls] == [1, 12] and sizes == {1: 1, 12: 1}
+    expected = HashingEncoder()
+    for text, vector in results.items():
+        assert np.allclose(vector, expected.encode([text])), "each caller gets the vector of its own text"
+
+
+def test_batches_are_capped_at_max_batch():
+    calls, results, _ = held_then_released(max_batch=5, queued=12)
+    assert [len(call) for call in calls] == [1, 5, 5, 2] and len(results) == 13
+
+
+def test_a_lone_request_does_not_wait_for_company():
+    # With an hour's allowed wait, a lone request must still come back at once:
+    # the thread only lingers after a batch that had company.
+    batching = BatchingEncoder(HashingEncoder(), max_batch=32, max_wait=3600)
+    done = threading.Event()
+    threading.Thread(target=lambda: (batching.encode(["alone"]), done.set()), daemon=True).start()
+    try:
+        assert done.wait(timeout=30)
+    finally:
+        batching.close()
+
+
+def test_large_jobs_run_alone_with_their_own_batch_size():
+    seen = []
+
+    class Recording(HashingEncoder):
+        def encode(self, texts, **kwargs):
+            seen.append((len(texts), kwargs["batch_size"], kwargs["progress"]))
+            return super().encode(texts, **kwargs)
+
+    batching = BatchingEncoder(Recording(), max_batch=8)
+    try:
+        vectors = batching.encode(QUESTIONS, batch_size=64, progress=True)
+    finally:
+        batching.close()
+    assert vectors.shape == (40, 256) and seen == [(40, 64, True)]
+
+
+def test_an_encoder_error_reaches_every_caller_of_the_batch():
+    class Broken(HashingEncoder):
+        def encode(self, texts, **kwargs):
+            raise ValueError("model failed")
+
+    batching = BatchingEncoder(Broken())
+    try:
+        with pytest.raises(ValueError, match="model failed"):
+            batching.encode(["x"])
+        with pytest.raises(ValueError, match="model failed"):
+            batching.encode(["y"])  # the thread survived the first error
+    finally:
+        batching.close()
+
+
+def test_closed_encoder_refuses_work():
+    batching = BatchingEncoder(HashingEncoder())
+    batching.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        batching.encode(["x"])
+
+
+def test_the_service_shares_one_batching_encoder(tiny_index):
+    from service.app import open_docent
+
+    docent = open_docent(tiny_index)
+    try:
+        assert isinstance(docent.encoder, BatchingEncoder)
+        assert docent.retriever.encoder is docent.encoder
+    finally:
+        docent.close()
+        docent.encoder.close()
+
+
+def test_batching_settings_come_from_the_environment(tiny_index, monkeypatch):
+    from service.app import open_docent
+    from service.settings import Settings
+
+    settings = Settings.load(env={"DOCENT_ENCODE_BATCH_MAX": "4", "DOCENT_ENCODE_BATCH_WAIT_MS": "1.5"}, data_dir=tiny_index.data_dir, model="hashing")
+    docent = open_docent(settings)
+    try:
+        assert (docent.encoder.max_batch, docent.encoder.max_wait) == (4, 0.0015)
+    finally:
+        docent.close()
+        docent.encoder.close()

@@ -1,0 +1,132 @@
+"""Index type by scale (exact flat when small, HNSW when large, overridable)
+and the integrity checks that stay cheap on large index files."""
+
+import numpy as np
+import pytest
+
+from corpus.errors import ConfigError, IndexCorruptError
+from corpus.loaders import load_files
+from corpus.model import Record
+from embeddings import indexes, integrity
+from embeddings.collection import INDEX, Collection, current_generation
+from embeddings.encoder import HashingEncoder
+from embeddings.ingest import ingest, remove
+from tests.conftest import TINY
+
+
+def records():
+    return load_files([TINY]).records
+
+
+def exact_top(collection, query, k):
+    scores = np.asarray(collection.vectors()[np.arange(collection.rows)]) @ query
+    scores[collection.dead] = -np.inf
+    return [int(i) for i in np.argsort(-scores)[:k]]
+
+
+def test_auto_chooses_flat_up_to_the_threshold_then_hnsw():
+    assert indexes.choose("auto", 20_000) == "flat"
+    assert indexes.choose("auto", 20_001) == "hnsw"
+    assert indexes.choose("auto", 10, flat_max_records=5) == "hnsw"
+    assert indexes.choose("flat", 5_000_000) == "flat" and indexes.choose("hnsw", 3) == "hnsw"
+
+
+def test_an_hnsw_collection_is_kept_until_it_shrinks_well_below_the_threshold():
+    assert indexes.choose("auto", 19_000, current="hnsw") == "hnsw"
+    assert indexes.choose("auto", 15_000, current="hnsw") == "flat"
+
+
+def test_unknown_index_type_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="index_type must be one of auto, flat, hnsw"):
+        ingest(tmp_path, records(), HashingEncoder(), index_type="ivf")
+
+
+def test_small_collection_gets_an_exact_flat_index(tiny_index):
+    collection = Collection.open(tiny_index.data_dir)
+    assert collection.manifest["index_type"] == "flat" and "hnsw" not in collection.manifest
+    collection.close()
+
+
+@pytest.mark.parametrize("how", [{"flat_max_records": 5}, {"index_type": "hnsw"}])
+def test_above_the_threshold_or_when_asked_the_index_is_hnsw(tmp_path, how):
+    ingest(tmp_path, records(), HashingEncoder(), **how)
+    collection = Collection.open(tmp_path, model="hashing")
+    assert collection.manifest["index_type"] == "hnsw" and collection.manifest["hnsw"]["M"] == indexes.HNSW_M
+    query = HashingEncoder().encode(["Stalin letter to Pishevari about Soviet troops in Iran"])[0]
+    assert [h.pos for h in collection.search(query, 8)] == exact_top(collection, query, 8)
+    collection.close()
+
+
+def test_forced_flat_stays_flat_above_the_threshold(tmp_path):
+    ingest(tmp_path, records(), HashingEncoder(), index_type="flat", flat_max_records=2)
+    assert Collection.open(tmp_path).manifest["index_type"] == "flat"
+
+
+def test_crossing_the_threshold_rebuilds_the_index_without_re_embedding(tmp_path):
+    ingest(tmp_path, records()[:4], HashingEncoder(), flat_max_records=5)
+    report = ingest(tmp_path, records(), HashingEncoder(), flat_max_records=5)
+    assert (report.embedded, report.index_type, report.mode) == (4, "hnsw", "incremental")
+
+
+def test_rows_added_after_the_graph_are_searched_exactly(tmp_path):
+    ingest(tmp_path, records(), HashingEncoder(), index_type="hnsw")
+    extra = Record(id="extra", title="Gomułka talks with Khrushchev in Warsaw", summary="A heated night of talks in October.")
+    ingest(tmp_path, [extra], HashingEncoder(), index_type="hnsw")
+    collection = Collection.open(tmp_path)
+    assert collection.manifest["index_rows"] == 8 and collection.rows == 9, "the graph is shared, the new row is not in it"
+    query = HashingEncoder().encode([extra.embedding_text()])[0]
+    assert collection.search(query, 1)[0].pos == 8
+    assert [h.pos for h in collection.search(query, 9)] == exact_top(collection, query, 9)
+    collection.close()
+
+
+def test_removed_records_never_come_back_from_hnsw_search(tmp_path):
+    ingest(tmp_path, records(), HashingEncoder(), index_type="hnsw")
+    gone = records()[0]
+    remove(tmp_path, [gone.id], index_type="hnsw")
+    collection = Collection.open(tmp_path)
+    query = HashingEncoder().encode([gone.embedding_text()])[0]
+    found = collection.search(query, 10)
+    assert len(found) == 7 and 0 not in {h.pos for h in found}
+    collection.close()
+
+
+def test_index_type_setting_reaches_the_cli_ingest(tmp_path, monkeypatch):
+    from service.cli import main
+
+    monkeypatch.setenv("DOCENT_INDEX_TYPE", "hnsw")
+    assert main(["ingest", str(TINY), "--data-dir", str(tmp_path), "--model", "hashing", "--quiet"]) == 0
+    assert Collection.open(tmp_path).manifest["index_type"] == "hnsw"
+
+
+def test_large_files_are_checked_by_sampled_blocks_at_start_up(tmp_path, monkeypatch):
+    """Past FULL_VERIFY_BYTES a file is checked by size and sampled blocks:
+    damage at the head or tail is caught at start-up, damage between sampled
+    blocks only by a full verification (docent info --verify)."""
+    monkeypatch.setattr(integrity, "FULL_VERIFY_BYTES", 0)
+    monkeypatch.setattr(integrity, "SAMPLE_BLOCK", 64)
+    monkeypatch.setattr(integrity, "SAMPLE_BLOCKS", 4)
+    ingest(tmp_path, records(), HashingEncoder())
+    target = current_generation(tmp_path) / INDEX
+    original = target.read_bytes()
+    assert len(original) > 64 * 8, "the index must span unsampled blocks for this test"
+
+    def damage(offset):
+        data = bytearray(original)
+        data[offset] ^= 0xFF
+        target.write_bytes(bytes(data))
+
+    damage(len(original) - 1)
+    with pytest.raises(IndexCorruptError, match=str(target)):
+        Collection.open(tmp_path, model="hashing")
+    damage(len(original) // 3 + 100)  # between the sampled blocks at 0, 1/3, 2/3 and the end
+    Collection.open(tmp_path, model="hashing").close()
+    with pytest.raises(IndexCorruptError, match=str(target)):
+        Collection.open(tmp_path, model="hashing", full_verify=True)
+
+
+def test_info_verify_hashes_every_byte(tiny_index, capsys):
+    from service.cli import main
+
+    assert main(["info", "--data-dir", str(tiny_index.data_dir), "--verify"]) == 0
+    assert "every byte" in capsys.readouterr().out
