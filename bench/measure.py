@@ -68,20 +68,23 @@ def instrument(docent) -> TimedEncoder:
 def ask_latency(docents: dict, plain, questions: list[str], repeats: int) -> dict:
     """One client, sequentially: each question through every docent in
     turn, and through the plain encoder alone (the reference encode time),
-    so all figures share the same moments of machine noise."""
+    so all figures share the same moments of machine noise. Each measured
+    call follows an unmeasured one of the same variant (with the previous
+    question), so every variant is measured warm: otherwise a variant whose
+    encoder process sat idle while the others ran would pay for cold caches
+    that the in-process ones, run back to back, do not."""
     timers = {name: instrument(d) for name, d in docents.items()}
-    for question in questions[:5]:  # warm-up: caches, lazy imports, page-ins
-        plain.encode([question])
-        for d in docents.values():
-            d.ask(AskRequest(question=question))
     samples = {name: {"total": [], "encode": [], "search": [], "compose": []} for name in docents}
     reference = []
     for _ in range(repeats):
-        for question in questions:
+        for i, question in enumerate(questions):
+            previous = questions[i - 1]
+            plain.encode([previous])
             started = time.perf_counter()
             plain.encode([question])
             reference.append(time.perf_counter() - started)
             for name, d in docents.items():
+                d.ask(AskRequest(question=previous))
                 started = time.perf_counter()
                 d.ask(AskRequest(question=question))
                 total = time.perf_counter() - started

@@ -2,35 +2,35 @@
 
 A transformer encodes 16 short questions in about the time of 4 to 6 single
 ones on a CPU, so a service answering many clients at once gains most by
-batching. ``BatchingEncoder`` keeps the ``Encoder`` interface; callers on any
-thread block on a future while one background thread runs the model:
+batching. ``BatchingEncoder`` keeps the ``Encoder`` interface and batches by
+*leader and followers*, so a lone request pays no thread hand-off:
 
-- a request that finds the encoder idle is encoded at once, alone (a single
-  client never waits for company, so its latency does not grow);
-- requests that arrive while a batch is being encoded queue up and form the
-  next batch (up to ``max_batch`` texts);
-- only when the previous batch already had company does the thread linger,
-  at most ``max_wait`` seconds, for more requests to fill the batch.
+- a request that finds the encoder idle becomes the leader and encodes at
+  once, in its own thread (a single client never waits, so its latency does
+  not grow);
+- requests that arrive while the leader is encoding queue up as followers;
+  when the leader's batch is done it hands the lead to the oldest follower,
+  which encodes everything queued (up to ``max_batch`` texts) in one batch;
+- only when the previous batch already had company does a leader linger, at
+  most ``max_wait`` seconds, for more requests to fill its batch.
 
-Large jobs (an ingest's thousands of texts) run alone, in order, on the same
-thread, so the model is never driven by two threads at once.
+The model is only ever run by the current leader, one batch at a time, so it
+is never driven by two threads at once. Large jobs (an ingest's thousands of
+texts) form a batch of their own.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
-from collections import Counter
-from concurrent.futures import Future
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from embeddings.encoder import Encoder
-
-_STOP = object()
+from embeddings.encoder import HASHING_MODEL, Encoder, load_encoder
+from embeddings.subprocess_encoder import ProcessEncoder
 
 
 def serving_threads(setting: int = 0) -> int:
@@ -43,12 +43,36 @@ def serving_threads(setting: int = 0) -> int:
     return setting if setting > 0 else max(1, (os.cpu_count() or 2) - 1)
 
 
+def serving_encoder(model: str, device: str = "cpu", *, threads: int = 0, process: bool = True, max_batch: int = 32, max_wait: float = 0.002) -> "BatchingEncoder":
+    """The service's one shared encoder: batching, in front of the model in a
+    child process (embeddings.subprocess_encoder; the hashing encoder, which
+    is pure Python and used in tests, stays in process)."""
+    threads = serving_threads(threads)
+    if process and model != HASHING_MODEL:
+        inner = ProcessEncoder(model, device, threads)
+    else:
+        inner = load_encoder(model, device, threads)
+    return BatchingEncoder(inner, max_batch=max_batch, max_wait=max_wait)
+
+
 @dataclass
 class _Job:
     texts: list[str]
     batch_size: int
     progress: bool
-    future: Future = field(default_factory=Future)
+    wake: threading.Event = field(default_factory=threading.Event)
+    vectors: np.ndarray | None = None
+    error: BaseException | None = None
+    promoted: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.vectors is not None or self.error is not None
+
+    def result(self) -> np.ndarray:
+        if self.error is not None:
+            raise self.error
+        return self.vectors
 
 
 class BatchingEncoder:
@@ -60,10 +84,11 @@ class BatchingEncoder:
         self.max_wait = max(0.0, max_wait)
         # How many batches of each size were encoded (for the benchmark and tuning).
         self.batch_sizes: Counter[int] = Counter()
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._arrived = threading.Condition()
+        self._pending: deque[_Job] = deque()
+        self._leading = False
+        self._company = False
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="docent-encoder", daemon=True)
-        self._thread.start()
 
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:
@@ -71,59 +96,77 @@ class BatchingEncoder:
         if self._closed:
             raise RuntimeError("the batching encoder is closed")
         job = _Job(list(texts), batch_size, progress)
-        self._queue.put(job)
-        return job.future.result()
+        with self._arrived:
+            self._pending.append(job)
+            lead = not self._leading
+            self._leading = True
+            self._arrived.notify()
+        if not lead:
+            job.wake.wait()
+            if not job.promoted:
+                return job.result()
+        self._lead(job)
+        return job.result()
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._queue.put(_STOP)
-            self._thread.join(timeout=30)
+        """Refuse further work and close the wrapped encoder if it can be closed (an encoder process)."""
+        self._closed = True
+        close = getattr(self.encoder, "close", None)
+        if close is not None:
+            close()
+
+    def _lead(self, own: _Job) -> None:
+        """Encode batches until ``own`` is done, then pass the lead on."""
+        try:
+            while not own.done:
+                self._execute(self._next_batch())
+        finally:
+            with self._arrived:
+                if self._pending:
+                    successor = self._pending[0]
+                    successor.promoted = True
+                    successor.wake.set()
+                else:
+                    self._leading = False
 
     def _bulk(self, job: _Job) -> bool:
         return job.progress or len(job.texts) >= self.max_batch
 
-    def _run(self) -> None:
-        pending = None
-        company = False
-        while True:
-            job, pending = pending or self._queue.get(), None
-            if job is _STOP:
-                return
-            if self._bulk(job):
-                self._execute([job], job.batch_size, job.progress)
-                continue
-            batch, size = [job], len(job.texts)
-            deadline = time.monotonic() + self.max_wait
-            while size < self.max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    remaining = deadline - time.monotonic()
-                    if not (company or len(batch) > 1) or remaining <= 0:
-                        break
-                    try:
-                        nxt = self._queue.get(timeout=remaining)
-                    except queue.Empty:
-                        break
-                if nxt is _STOP or self._bulk(nxt) or size + len(nxt.texts) > self.max_batch:
-                    pending = nxt
-                    break
-                batch.append(nxt)
-                size += len(nxt.texts)
-            company = len(batch) > 1
-            self._execute(batch, self.max_batch, False)
+    def _take(self, batch: list[_Job], size: int) -> int:
+        """Move queued jobs into ``batch`` while they fit; a bulk job only alone."""
+        while self._pending:
+            job = self._pending[0]
+            if batch and (self._bulk(job) or self._bulk(batch[0]) or size + len(job.texts) > self.max_batch):
+                break
+            batch.append(self._pending.popleft())
+            size += len(job.texts)
+        return size
 
-    def _execute(self, batch: list[_Job], batch_size: int, progress: bool) -> None:
+    def _next_batch(self) -> list[_Job]:
+        with self._arrived:
+            batch: list[_Job] = []
+            size = self._take(batch, 0)
+            if batch and (self._company or len(batch) > 1) and not self._bulk(batch[0]):
+                deadline = time.monotonic() + self.max_wait
+                while size < self.max_batch and (remaining := deadline - time.monotonic()) > 0:
+                    self._arrived.wait(remaining)
+                    size = self._take(batch, size)
+            self._company = len(batch) > 1
+            return batch
+
+    def _execute(self, batch: list[_Job]) -> None:
         texts = [text for job in batch for text in job.texts]
+        first = batch[0]
         try:
-            vectors = self.encoder.encode(texts, batch_size=batch_size, progress=progress)
+            vectors = self.encoder.encode(texts, batch_size=first.batch_size if len(batch) == 1 else self.max_batch, progress=first.progress)
         except BaseException as exc:  # every waiting caller gets the error, not a hang
             for job in batch:
-                job.future.set_exception(exc)
+                job.error = exc
+                job.wake.set()
             return
         self.batch_sizes[len(texts)] += 1
         start = 0
         for job in batch:
-            job.future.set_result(vectors[start : start + len(job.texts)])
+            job.vectors = vectors[start : start + len(job.texts)]
             start += len(job.texts)
+            job.wake.set()

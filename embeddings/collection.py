@@ -101,6 +101,8 @@ def read_manifest(generation: Path, data_dir: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         manifest["files"].items()
         int(manifest["record_count"])
+        if manifest.get("format_version") == FORMAT_VERSION:
+            int(manifest["rows"]), int(manifest["index_rows"]), [(c["file"], int(c["rows"])) for c in manifest["vector_chunks"]]
     except FileNotFoundError:
         raise IndexCorruptError(f"{path}: missing; {data_dir / CURRENT} points at an incomplete generation") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -237,12 +239,12 @@ class Collection:
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         hits: list[Hit] = []
         if self.index.ntotal:
-            params, keep = self._params, None
+            # The bitmap and selector of a filtered search must outlive the search (FAISS keeps raw pointers).
+            params, _alive = self._params, None
             if within is not None:
-                params, keep = self._filtered(within, k)
+                params, _alive = self._filtered(within, k)
             scores, positions = self.index.search(q, k, params=params) if params else self.index.search(q, k)
             hits = [Hit(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
-            del keep
         if self._tail:
             hits = sorted(hits + self._search_tail(q[0], k, within), key=lambda h: (-h.score, h.pos))[:k]
         return hits

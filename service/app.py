@@ -24,8 +24,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from corpus.errors import DocentError
-from embeddings.batching import BatchingEncoder, serving_threads
-from embeddings.encoder import load_encoder
+from embeddings.batching import serving_encoder
 from service.admin import admin_router
 from service.conversations import Conversation, ConversationSummary
 from service.engine import Docent
@@ -33,7 +32,7 @@ from service.feedback import FEEDBACK, FeedbackStore
 from service.pages import error_response, index, record_response
 from service import schemas
 from service.schemas import errors
-from service.schemas import AskRequest, AskResponse, ErrorBody, Feedback, Health, RecordDetail, SearchRequest, SearchResponse
+from service.schemas import AskRequest, AskResponse, Feedback, Health, RecordDetail, SearchRequest, SearchResponse
 from service.security import cors, rate_limit, too_many_requests
 from service.security import docent_error as api_error
 from service.settings import Settings
@@ -102,26 +101,15 @@ def docent_error(request: Request, exc: DocentError) -> Response:
 
 def open_docent(settings: Settings) -> Docent:
     """The engine with one shared encoder that batches concurrent questions."""
-    encoder = BatchingEncoder(
-        load_encoder(settings.model, settings.device, serving_threads(settings.encoder_threads)),
-        max_batch=settings.encode_batch_max,
-        max_wait=settings.encode_batch_wait_ms / 1000,
+    encoder = serving_encoder(
+        settings.model, settings.device, threads=settings.encoder_threads, process=settings.encoder_process,
+        max_batch=settings.encode_batch_max, max_wait=settings.encode_batch_wait_ms / 1000,
     )
     try:
         return Docent.open(settings, encoder, conversations=True)
     except BaseException:
         encoder.close()
         raise
-
-
-async def follow_generations(docent: Docent, interval: float) -> None:
-    """Pick up a new index generation written by `docent ingest` while serving."""
-    while True:
-        await anyio.sleep(interval)
-        try:
-            await anyio.to_thread.run_sync(docent.reload)
-        except DocentError as exc:  # a damaged new generation: keep serving the old one
-            log.error("not switching to the new index: %s", exc)
 
 
 def create_app(settings: Settings) -> Litestar:

@@ -7,14 +7,13 @@ lose anyone's conversations, and a restart of the service resumes them.
 from __future__ import annotations
 
 import secrets
-import sqlite3
-import threading
 import time
 from pathlib import Path
 
 import msgspec
 
 from corpus.errors import NotFoundError
+from service.sqlite_store import SQLiteStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -60,18 +59,9 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class ConversationStore:
+class ConversationStore(SQLiteStore):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
+        super().__init__(path, SCHEMA)
 
     def create(self, title: str) -> str:
         conversation_id = secrets.token_urlsafe(12)

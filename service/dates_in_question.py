@@ -132,7 +132,7 @@ def _year_range(m):
     return date(int(m["y1"]), 1, 1), date(y2, 12, 31)
 
 
-@_rule(rf"\b(?:in\s+|during\s+)?the\s+(?:(?P<part>early|mid|late)[\s-]+)?(?P<y>(?:1[5-9]|20)\d0)'?s\b")
+@_rule(r"\b(?:in\s+|during\s+)?the\s+(?:(?P<part>early|mid|late)[\s-]+)?(?P<y>(?:1[5-9]|20)\d0)'?s\b")
 def _decade(m):
     y = int(m["y"])
     part = (m["part"] or "").lower()

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.errors import InvalidInputError, NotFoundError
 from service.conversations import Conversation
+from service.sqlite_store import SQLiteStore
 from service.schemas import Feedback
 
 FEEDBACK = "feedback.sqlite"
@@ -62,17 +61,9 @@ def standalone(question: str, reading: dict) -> tuple[str, str | None, str | Non
     return question, None, None
 
 
-class FeedbackStore:
+class FeedbackStore(SQLiteStore):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        self._db.close()
+        super().__init__(path, SCHEMA)
 
     def vote(self, feedback: Feedback, conversation: Conversation) -> Feedback:
         """Store a vote (a second vote on the same thing replaces the first).

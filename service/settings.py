@@ -75,6 +75,8 @@ class Settings:
     # torch threads for the encoder; 0 = automatic: `serve` uses one fewer than the
     # cores (see embeddings.batching.serving_threads), `ingest` torch's default.
     encoder_threads: int = 0
+    # `serve` runs the model in a child process, out of the request threads' way (embeddings.subprocess_encoder).
+    encoder_process: bool = True
 
     @classmethod
     def load(cls, config: str | Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":

@@ -21,6 +21,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Server(str):
+    """The base URL, carrying the server's process id (for memory readings)."""
+
+    pid: int
+
+
 @contextmanager
 def running_server(data_dir, env: dict[str, str] | None = None, timeout: float = 180.0):
     port = free_port()
@@ -31,7 +37,8 @@ def running_server(data_dir, env: dict[str, str] | None = None, timeout: float =
         [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = Server(f"http://127.0.0.1:{port}")
+    base.pid = process.pid
     try:
         deadline = time.monotonic() + timeout
         while True:

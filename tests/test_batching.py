@@ -61,7 +61,7 @@ def held_then_released(max_batch, queued):
         first, results = ask_all(batching, QUESTIONS[:1])
         assert inner.entered.wait(timeout=20)
         rest, more = ask_all(batching, QUESTIONS[1 : queued + 1])
-        while batching._queue.qsize() < queued:
+        while len(batching._pending) < queued:
             threading.Event().wait(0.001)
         inner.gate.set()
         for t in first + rest:
@@ -88,7 +88,7 @@ def test_batches_are_capped_at_max_batch():
 
 def test_a_lone_request_does_not_wait_for_company():
     # With an hour's allowed wait, a lone request must still come back at once:
-    # the thread only lingers after a batch that had company.
+    # a leader only lingers after a batch that had company.
     batching = BatchingEncoder(HashingEncoder(), max_batch=32, max_wait=3600)
     done = threading.Event()
     threading.Thread(target=lambda: (batching.encode(["alone"]), done.set()), daemon=True).start()
@@ -159,3 +159,73 @@ def test_batching_settings_come_from_the_environment(tiny_index, monkeypatch):
     finally:
         docent.close()
         docent.encoder.close()
+
+
+def test_a_lone_caller_encodes_in_its_own_thread():
+    threads = []
+
+    class Recording(HashingEncoder):
+        def encode(self, texts, **kwargs):
+            threads.append(threading.get_ident())
+            return super().encode(texts, **kwargs)
+
+    batching = BatchingEncoder(Recording())
+    batching.encode(["one"])
+    batching.encode(["two"])
+    assert threads == [threading.get_ident()] * 2, "no hand-off to another thread"
+
+
+def test_many_concurrent_callers_all_get_their_own_vectors():
+    batching = BatchingEncoder(HashingEncoder(), max_batch=8, max_wait=0.0005)
+    expected = HashingEncoder()
+    wrong, errors = [], []
+
+    def client(c):
+        try:
+            for i in range(25):
+                text = QUESTIONS[(c * 7 + i) % len(QUESTIONS)] + f" {c}"
+                if not np.allclose(batching.encode([text]), expected.encode([text])):
+                    wrong.append(text)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=client, args=(c,)) for c in range(24)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in workers), "a caller never got its answer"
+    assert not wrong and not errors
+    assert sum(size * n for size, n in batching.batch_sizes.items()) == 24 * 25
+
+
+def test_the_encoder_process_gives_the_same_vectors_and_survives_a_crash():
+    from embeddings.subprocess_encoder import ProcessEncoder
+
+    encoder = ProcessEncoder("hashing")
+    try:
+        assert (encoder.name, encoder.dimension) == ("hashing", 256)
+        assert np.allclose(encoder.encode(QUESTIONS[:3]), HashingEncoder().encode(QUESTIONS[:3]))
+        encoder._process.kill()  # the child dies (out of memory, a bug in a native library …)
+        encoder._process.wait()
+        assert np.allclose(encoder.encode(["after the crash"]), HashingEncoder().encode(["after the crash"])), "restarted"
+    finally:
+        encoder.close()
+
+
+def test_an_encoder_process_that_cannot_load_its_model_says_why():
+    from corpus.errors import ConfigError
+    from embeddings.subprocess_encoder import ProcessEncoder
+
+    with pytest.raises(ConfigError, match="neither"):
+        ProcessEncoder("/no/such/model")
+
+
+def test_the_service_encoder_runs_torch_models_in_a_child_process(monkeypatch):
+    import embeddings.batching as batching_module
+
+    started = []
+    monkeypatch.setattr(batching_module, "ProcessEncoder", lambda *args: started.append(args) or HashingEncoder())
+    encoder = batching_module.serving_encoder("all-MiniLM-L6-v2", threads=1, max_batch=4)
+    assert started == [("all-MiniLM-L6-v2", "cpu", 1)] and encoder.max_batch == 4
+    assert isinstance(batching_module.serving_encoder("hashing").encoder, HashingEncoder) and len(started) == 1
