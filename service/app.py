@@ -112,6 +112,16 @@ def open_docent(settings: Settings) -> Docent:
         raise
 
 
+async def follow_generations(docent: Docent, interval: float) -> None:
+    """Pick up a new index generation written by `docent ingest` while serving."""
+    while True:
+        await anyio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(docent.reload)
+        except DocentError as exc:  # a damaged new generation: keep serving the old one
+            log.error("not switching to the new index: %s", exc)
+
+
 def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
