@@ -178,7 +178,8 @@ class Collection:
         except RuntimeError as exc:
             raise IndexCorruptError(f"{generation / INDEX}: cannot be read by FAISS ({str(exc).splitlines()[0]})") from None
         if isinstance(index, faiss.IndexHNSW):
-            index.hnsw.efSearch = int(manifest.get("hnsw", {}).get("ef_search", indexes.HNSW_EF_SEARCH))
+            # The beam width is a search-time choice, so tuning it needs no re-ingest.
+            index.hnsw.efSearch = indexes.HNSW_EF_SEARCH
         chunks = [cls._chunk(generation, c, dim, manifest) for c in manifest["vector_chunks"]]
         dead = np.fromfile(generation / DELETED, dtype=np.int64) if DELETED in manifest["files"] else np.zeros(0, dtype=np.int64)
         store = RecordStore(generation / STORE)

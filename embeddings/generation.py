@@ -117,7 +117,7 @@ def _manifest(spec: Spec, store_path: Path, index: faiss.Index, chunks: list[dic
         "files": files,
     }
     if manifest["index_type"] == indexes.HNSW:
-        manifest["hnsw"] = {"M": indexes.HNSW_M, "ef_construction": indexes.HNSW_EF_CONSTRUCTION, "ef_search": indexes.HNSW_EF_SEARCH}
+        manifest["hnsw"] = {"M": indexes.HNSW_M, "ef_construction": indexes.HNSW_EF_CONSTRUCTION}
     return manifest
 
 
