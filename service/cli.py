@@ -150,9 +150,16 @@ def _eval(args: argparse.Namespace) -> int:
     return cmd_eval(args, _settings(args))
 
 
+class Parser(argparse.ArgumentParser):
+    """Bad arguments are one line and exit status 2, like every other CLI error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="docent", description="Answer questions from archival record summaries, with citations.")
-    common = argparse.ArgumentParser(add_help=False)
+    parser = Parser(prog="docent", description="Answer questions from archival record summaries, with citations.")
+    common = Parser(add_help=False)
     common.add_argument("--data-dir", type=Path, help="index directory (env DOCENT_DATA_DIR)")
     common.add_argument("--config-file", dest="config_file", help="TOML settings file (env DOCENT_CONFIG)")
     common.add_argument("--model", help="'all-MiniLM-L6-v2' (default), 'hashing', or a local sentence-transformers model directory")

@@ -100,3 +100,10 @@ def test_bad_setting_is_reported(tmp_path):
 def test_unknown_model_path_is_reported(tmp_path):
     result = run("ingest", str(TINY), data_dir=tmp_path, env={"DOCENT_MODEL": str(tmp_path / "nomodel")}, check=False)
     assert result.returncode == 2 and "nor a local model directory" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["ask"], ["ingest", "x.jsonl", "--format", "xml"], ["bogus"], ["ask", "q", "--k", "five"]])
+def test_bad_arguments_are_one_line(tmp_path, args):
+    result = run(*args, data_dir=tmp_path, check=False)
+    assert result.returncode == 2 and "--help" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "usage:" not in result.stderr
