@@ -75,8 +75,9 @@ def rss(pid: int) -> dict:
                 fields[key] = round(int(value.split()[0]) / 1024, 1)
         return fields
 
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return {"server": of(pid), "children": [of(int(c)) for c in children]}
+    # A child belongs to the thread that started it (the encoder process: a worker thread).
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    return {"server": of(pid), "children": [of(c) for c in children]}
 
 
 async def _connection(port: int, bodies: list[bytes], stop: float, window_start: float, latencies: list[float], sequential: bool) -> None:

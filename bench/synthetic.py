@@ -35,6 +35,7 @@ import numpy as np
 
 from corpus.loaders import load_files
 from corpus.model import Record
+from embeddings import indexes
 from embeddings.collection import FORMAT_VERSION, Collection
 from embeddings.ingest import ingest
 
@@ -97,7 +98,8 @@ def build(work: Path, records_file: Path, real_dir: Path, scale: int, *, index_t
     model, dimension = real_collection.manifest["model"], int(real_collection.manifest["dimension"])
     real_collection.close()
     digest = hashlib.sha256(records_file.read_bytes()).hexdigest()[:16]
-    key = {"scale": scale, "seed": SEED, "noise": NOISE, "mix": "dirichlet", "records": digest, "format": FORMAT_VERSION, "index_type": index_type, "model": model}
+    key = {"scale": scale, "seed": SEED, "noise": NOISE, "mix": "dirichlet", "records": digest, "format": FORMAT_VERSION, "index_type": index_type,
+           "index": indexes.choose(index_type, scale), "model": model}
     target = work / f"synthetic-{scale}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]}"
     stamp = target / "bench.json"
     if stamp.is_file() and json.loads(stamp.read_text())["key"] == key:

@@ -7,7 +7,7 @@ Layout of a data directory::
         manifest.json           model, dimension, counts, index type, corpus checksum, file digests, versions
         records.sqlite          the records and their FTS5 lexical index (row pos = vector row = FAISS id)
         vectors-<start>.f32     float32 rows from <start> on, L2-normalised (one or more chunks)
-        index.faiss             inner-product index: exact flat, or HNSW over the first ``index_rows`` rows
+        index.faiss             inner-product index: exact flat, or IVF / HNSW over the first ``index_rows`` rows
         deleted.i64             rows of removed or replaced records, if any (skipped by every search)
 
 An ingest writes a new generation under a temporary name, renames it into
@@ -136,9 +136,11 @@ class Collection:
         self.dead = dead
         self._chunks = chunks
         self._vectors = matrix(chunks, int(manifest["dimension"])) if chunks else None
-        self._live = indexes.live_bitmap(index.ntotal, dead)
-        self._params, self._selector = indexes.search_params(index, self._live)
-        # Chunks appended after the HNSW graph was built are searched exactly.
+        # Removed rows are skipped by a selector; FAISS keeps raw pointers to it and its bitmap.
+        alive = indexes.live_rows(index.ntotal, dead)
+        self._selector = indexes.bitmap_selector(alive) if alive is not None else (None, None)
+        self._params = indexes.search_params(index, self._selector[0])
+        # Chunks appended after an approximate index was built are searched exactly.
         self._tail: list[tuple[int, np.ndarray]] = []
         start = 0
         for chunk in chunks:
@@ -177,9 +179,6 @@ class Collection:
             index = indexes.load(generation / INDEX)
         except RuntimeError as exc:
             raise IndexCorruptError(f"{generation / INDEX}: cannot be read by FAISS ({str(exc).splitlines()[0]})") from None
-        if isinstance(index, faiss.IndexHNSW):
-            # The beam width is a search-time choice, so tuning it needs no re-ingest.
-            index.hnsw.efSearch = indexes.HNSW_EF_SEARCH
         chunks = [cls._chunk(generation, c, dim, manifest) for c in manifest["vector_chunks"]]
         dead = np.fromfile(generation / DELETED, dtype=np.int64) if DELETED in manifest["files"] else np.zeros(0, dtype=np.int64)
         store = RecordStore(generation / STORE)
@@ -255,13 +254,8 @@ class Collection:
         allowed = np.zeros(n, dtype=bool)
         allowed[: min(n, len(within))] = within[:n]
         allowed[self.dead[self.dead < n]] = False
-        bitmap = np.packbits(allowed, bitorder="little")
-        selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
-        if isinstance(self.index, faiss.IndexHNSW):
-            params = faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.index.hnsw.efSearch, k))
-        else:
-            params = faiss.SearchParameters(sel=selector)
-        return params, (bitmap, selector)
+        selector, bitmap = indexes.bitmap_selector(allowed)
+        return indexes.search_params(self.index, selector, k), (selector, bitmap)
 
     def _search_tail(self, query: np.ndarray, k: int, within: np.ndarray | None = None) -> list[Hit]:
         found: list[Hit] = []

@@ -3,8 +3,8 @@
 Either way the new generation is written under ``.tmp-<name>``, fsynced,
 renamed into place and only then made current, so an interrupted ingest
 leaves the previous generation loadable. The incremental step never writes
-into a file of the previous generation: unchanged vector chunks (and the HNSW
-graph, while few rows have been appended since it was built) are hard-linked,
+into a file of the previous generation: unchanged vector chunks (and an approximate
+index, while few rows have been appended since it was built) are hard-linked,
 the record store is copied and then changed, and new rows go to a new chunk.
 """
 
@@ -91,7 +91,7 @@ def _publish(data_dir: Path, tmp: Path, name: str, manifest: dict) -> str:
     return name
 
 
-def _manifest(spec: Spec, store_path: Path, index: faiss.Index, chunks: list[dict], rows: int, dead: int, files: dict) -> dict:
+def _manifest(spec: Spec, store_path: Path, index: faiss.Index, chunks: list[dict], rows: int, dead: int, files: dict, built: dict) -> dict:
     store = RecordStore(store_path)
     try:
         earliest, latest, undated = store.date_span()
@@ -116,8 +116,7 @@ def _manifest(spec: Spec, store_path: Path, index: faiss.Index, chunks: list[dic
         "versions": _versions(),
         "files": files,
     }
-    if manifest["index_type"] == indexes.HNSW:
-        manifest["hnsw"] = {"M": indexes.HNSW_M, "ef_construction": indexes.HNSW_EF_CONSTRUCTION}
+    manifest.update(built)
     return manifest
 
 
@@ -143,7 +142,7 @@ def write_full(data_dir: Path, records: list[tuple[Record, str]], vectors: np.nd
         faiss.write_index(index, str(tmp / INDEX))
         _fsync(tmp / INDEX)
         files = {n: describe(tmp / n) for n in (STORE, INDEX, *(c["file"] for c in chunks))}
-        manifest = _manifest(spec, tmp / STORE, index, chunks, len(vectors), 0, files)
+        manifest = _manifest(spec, tmp / STORE, index, chunks, len(vectors), 0, files, indexes.describe(index))
         return _publish(data_dir, tmp, name, manifest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -168,7 +167,7 @@ def write_incremental(data_dir: Path, old: Collection, change: Change, spec: Spe
             _fsync(tmp / DELETED)
             files[DELETED] = describe(tmp / DELETED)
         vectors = matrix([open_chunk(tmp / c["file"], c["rows"], spec.dimension) for c in chunks], spec.dimension)
-        index = _next_index(old, vectors, rows, rows - len(dead), spec)
+        index, built = _next_index(old, vectors, rows, rows - len(dead), spec)
         if index is None:
             os.link(old.path / INDEX, tmp / INDEX)
             files[INDEX] = old_files[INDEX]
@@ -177,7 +176,7 @@ def write_incremental(data_dir: Path, old: Collection, change: Change, spec: Spe
             faiss.write_index(index, str(tmp / INDEX))
             _fsync(tmp / INDEX)
             files[INDEX] = describe(tmp / INDEX)
-        manifest = _manifest(spec, tmp / STORE, index, chunks, rows, len(dead), files)
+        manifest = _manifest(spec, tmp / STORE, index, chunks, rows, len(dead), files, built)
         return _publish(data_dir, tmp, name, manifest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -189,7 +188,7 @@ def _write_chunks(old: Collection, tmp: Path, change: Change, files: dict) -> li
     MAX_CHUNKS, merge them all into one new file instead."""
     chunks = [dict(c) for c in old.manifest["vector_chunks"] if c["rows"]]
     new_rows = change.vectors if change.vectors is not None else np.zeros((0, old.index.d), dtype=np.float32)
-    if len(chunks) + 1 > MAX_CHUNKS:
+    if len(new_rows) and len(chunks) + 1 > MAX_CHUNKS:
         path = tmp / chunk_name(0)
         with path.open("wb") as handle:
             for _, block in blocks(old.vectors()):
@@ -211,23 +210,28 @@ def _write_chunks(old: Collection, tmp: Path, change: Change, files: dict) -> li
     return chunks
 
 
-def _next_index(old: Collection, vectors, rows: int, live: int, spec: Spec) -> faiss.Index | None:
-    """The index of the next generation, or None to share the previous one.
+def _next_index(old: Collection, vectors, rows: int, live: int, spec: Spec) -> tuple[faiss.Index | None, dict]:
+    """The index of the next generation (None: share the previous one) and its manifest entry.
 
     A flat index is rewritten (it is small unless forced, and rewriting is a
-    copy); an HNSW graph is shared while the rows appended since it was built
-    stay under DELTA_MAX_ROWS (they are searched exactly), then extended. A
-    change of type (the collection crossed flat_max_records, or the setting
-    changed) builds the new index from the stored vectors: nothing is re-embedded.
+    copy). An approximate index is shared while the rows appended since it
+    was built stay under DELTA_MAX_ROWS (they are searched exactly), then
+    extended with them; an IVF index is retrained only once the collection
+    has grown IVF_RETRAIN_GROWTH times past what it was trained on. A change
+    of type (the collection crossed flat_max_records, or the setting changed)
+    builds the new index from the stored vectors: nothing is re-embedded.
     """
     kind = indexes.choose(spec.index_type, live, spec.flat_max_records)
-    if kind != indexes.kind_of(old.index) or kind == indexes.FLAT:
-        return indexes.build(kind, spec.dimension, vectors, rows)
+    built = {key: old.manifest[key] for key in ("ivf", "hnsw") if key in old.manifest}
+    trained = built.get("ivf", {}).get("trained_rows", 0)
+    if kind != indexes.kind_of(old.index) or kind == indexes.FLAT or (kind == indexes.IVF and rows > indexes.IVF_RETRAIN_GROWTH * trained):
+        index = indexes.build(kind, spec.dimension, vectors, rows)
+        return index, indexes.describe(index)
     if rows - old.index.ntotal <= indexes.DELTA_MAX_ROWS:
-        return None
+        return None, built
     index = indexes.load(old.path / INDEX, writable=True)
     indexes.extend(index, vectors, index.ntotal, rows)
-    return index
+    return index, indexes.describe(index, trained_rows=trained)
 
 
 def remove_old_generations(data_dir: Path, keep: str) -> None:

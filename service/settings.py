@@ -65,7 +65,7 @@ class Settings:
     # by SHA-256 of every byte, larger ones by size and sampled blocks
     # (`docent info --verify` hashes every byte; see docs/performance.md).
     verify_index: bool = True
-    # "auto": exact flat search up to flat_max_records records, HNSW above; or "flat" / "hnsw". Applies at ingest.
+    # "auto": exact flat search up to flat_max_records records, IVF above; or "flat" / "ivf" / "hnsw". Applies at ingest.
     index_type: str = "auto"
     flat_max_records: int = 20000
     # Concurrent questions are encoded together, up to this many per batch (1 turns batching off) ...

@@ -1,4 +1,4 @@
-"""Index type by scale (exact flat when small, HNSW when large, overridable)
+"""Index type by scale (exact flat when small, IVF when large, HNSW on request)
 and the integrity checks that stay cheap on large index files."""
 
 import numpy as np
@@ -24,21 +24,27 @@ def exact_top(collection, query, k):
     return [int(i) for i in np.argsort(-scores)[:k]]
 
 
-def test_auto_chooses_flat_up_to_the_threshold_then_hnsw():
+def test_auto_chooses_flat_up_to_the_threshold_then_ivf():
     assert indexes.choose("auto", 20_000) == "flat"
-    assert indexes.choose("auto", 20_001) == "hnsw"
-    assert indexes.choose("auto", 10, flat_max_records=5) == "hnsw"
+    assert indexes.choose("auto", 20_001) == "ivf"
+    assert indexes.choose("auto", 10, flat_max_records=5) == "ivf"
     assert indexes.choose("flat", 5_000_000) == "flat" and indexes.choose("hnsw", 3) == "hnsw"
 
 
-def test_an_hnsw_collection_is_kept_until_it_shrinks_well_below_the_threshold():
-    assert indexes.choose("auto", 19_000, current="hnsw") == "hnsw"
-    assert indexes.choose("auto", 15_000, current="hnsw") == "flat"
+def test_an_approximate_index_is_kept_until_the_collection_shrinks_well_below_the_threshold():
+    assert indexes.choose("auto", 19_000, current="ivf") == "ivf"
+    assert indexes.choose("auto", 15_000, current="ivf") == "flat"
+
+
+def test_ivf_cells_grow_with_the_square_root_of_the_collection():
+    assert indexes.ivf_lists(1_000_000) == 4000 and indexes.ivf_lists(100_000) == 1264
+    assert indexes.ivf_lists(20_001) == 500, "each cell trained on at least 40 vectors"
+    assert indexes.ivf_lists(8) == 1
 
 
 def test_unknown_index_type_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="index_type must be one of auto, flat, hnsw"):
-        ingest(tmp_path, records(), HashingEncoder(), index_type="ivf")
+    with pytest.raises(ConfigError, match="index_type must be one of auto, flat, ivf, hnsw"):
+        ingest(tmp_path, records(), HashingEncoder(), index_type="annoy")
 
 
 def test_small_collection_gets_an_exact_flat_index(tiny_index):
@@ -47,11 +53,11 @@ def test_small_collection_gets_an_exact_flat_index(tiny_index):
     collection.close()
 
 
-@pytest.mark.parametrize("how", [{"flat_max_records": 5}, {"index_type": "hnsw"}])
-def test_above_the_threshold_or_when_asked_the_index_is_hnsw(tmp_path, how):
+@pytest.mark.parametrize("how, kind", [({"flat_max_records": 5}, "ivf"), ({"index_type": "ivf"}, "ivf"), ({"index_type": "hnsw"}, "hnsw")])
+def test_above_the_threshold_or_when_asked_the_index_is_approximate(tmp_path, how, kind):
     ingest(tmp_path, records(), HashingEncoder(), **how)
     collection = Collection.open(tmp_path, model="hashing")
-    assert collection.manifest["index_type"] == "hnsw" and collection.manifest["hnsw"]["M"] == indexes.HNSW_M
+    assert collection.manifest["index_type"] == kind and kind in collection.manifest
     query = HashingEncoder().encode(["Stalin letter to Pishevari about Soviet troops in Iran"])[0]
     assert [h.pos for h in collection.search(query, 8)] == exact_top(collection, query, 8)
     collection.close()
@@ -65,25 +71,27 @@ def test_forced_flat_stays_flat_above_the_threshold(tmp_path):
 def test_crossing_the_threshold_rebuilds_the_index_without_re_embedding(tmp_path):
     ingest(tmp_path, records()[:4], HashingEncoder(), flat_max_records=5)
     report = ingest(tmp_path, records(), HashingEncoder(), flat_max_records=5)
-    assert (report.embedded, report.index_type, report.mode) == (4, "hnsw", "incremental")
+    assert (report.embedded, report.index_type, report.mode) == (4, "ivf", "incremental")
 
 
-def test_rows_added_after_the_graph_are_searched_exactly(tmp_path):
-    ingest(tmp_path, records(), HashingEncoder(), index_type="hnsw")
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_rows_added_after_an_approximate_index_are_searched_exactly(tmp_path, kind):
+    ingest(tmp_path, records(), HashingEncoder(), index_type=kind)
     extra = Record(id="extra", title="Gomułka talks with Khrushchev in Warsaw", summary="A heated night of talks in October.")
-    ingest(tmp_path, [extra], HashingEncoder(), index_type="hnsw")
+    ingest(tmp_path, [extra], HashingEncoder(), index_type=kind)
     collection = Collection.open(tmp_path)
-    assert collection.manifest["index_rows"] == 8 and collection.rows == 9, "the graph is shared, the new row is not in it"
+    assert collection.manifest["index_rows"] == 8 and collection.rows == 9, "the index is shared, the new row is not in it"
     query = HashingEncoder().encode([extra.embedding_text()])[0]
     assert collection.search(query, 1)[0].pos == 8
     assert [h.pos for h in collection.search(query, 9)] == exact_top(collection, query, 9)
     collection.close()
 
 
-def test_removed_records_never_come_back_from_hnsw_search(tmp_path):
-    ingest(tmp_path, records(), HashingEncoder(), index_type="hnsw")
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_removed_records_never_come_back_from_approximate_search(tmp_path, kind):
+    ingest(tmp_path, records(), HashingEncoder(), index_type=kind)
     gone = records()[0]
-    remove(tmp_path, [gone.id], index_type="hnsw")
+    remove(tmp_path, [gone.id], index_type=kind)
     collection = Collection.open(tmp_path)
     query = HashingEncoder().encode([gone.embedding_text()])[0]
     found = collection.search(query, 10)
@@ -130,3 +138,40 @@ def test_info_verify_hashes_every_byte(tiny_index, capsys):
 
     assert main(["info", "--data-dir", str(tiny_index.data_dir), "--verify"]) == 0
     assert "every byte" in capsys.readouterr().out
+
+
+def many(n, start=0):
+    def one(i):
+        year = 1950 + i % 20
+        return Record(id=f"m{i}", title=f"Report {i} on the Berlin question", date=str(year), earliest=f"{year}-01-01",
+                      latest=f"{year}-12-31", precision="year", summary=f"Item {i}: talks in year {year}.")
+    return [one(i) for i in range(start, start + n)]
+
+
+def test_an_ivf_index_is_extended_past_the_delta_and_retrained_only_after_growing(tmp_path, monkeypatch):
+    monkeypatch.setattr(indexes, "DELTA_MAX_ROWS", 2)
+    ingest(tmp_path, many(100), HashingEncoder(), index_type="ivf")
+    ingest(tmp_path, many(50, start=100), HashingEncoder(), index_type="ivf")
+    c = Collection.open(tmp_path)
+    assert (c.manifest["index_rows"], c.manifest["ivf"]["trained_rows"]) == (150, 100), "extended, not retrained"
+    c.close()
+    ingest(tmp_path, many(300, start=150), HashingEncoder(), index_type="ivf")
+    c = Collection.open(tmp_path)
+    assert (c.manifest["index_rows"], c.manifest["ivf"]["trained_rows"]) == (450, 450), "grown past 4×: retrained"
+    c.close()
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_date_filtered_dense_search_returns_only_records_in_range(tmp_path, monkeypatch, kind):
+    from embeddings import ranges
+
+    monkeypatch.setattr(ranges, "EXACT_IN_RANGE", 0)  # force the filtered index search
+    ingest(tmp_path, many(60), HashingEncoder(), index_type=kind)
+    remove(tmp_path, ["m5"], index_type=kind)
+    c = Collection.open(tmp_path)
+    query = HashingEncoder().encode(["Report on the Berlin question talks"])[0]
+    hits = ranges.dense_in_range(c, query, 10, "1955-01-01", "1955-12-31")
+    found = c.store.by_positions([h.pos for h in hits])
+    assert {found[h.pos].date for h in hits} == {"1955"} and "m5" not in {r.id for r in found.values()}
+    assert len(hits) == 2, "m25 and m45 (m5 was removed)"
+    c.close()
