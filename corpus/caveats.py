@@ -13,6 +13,7 @@ taken on records the rules have not seen.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -419,4 +420,16 @@ RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
 
 def caveats_for(record: Record) -> list[Caveat]:
     """The caveats that apply to a record, in table order."""
-    return [Caveat(rule.code, rule.label, why) for rule in RULES if (why := rule.check(record))]
+    return list(_caveats_of(msgspec.json.encode(record)))
+
+
+_decode_record = msgspec.json.Decoder(Record).decode
+
+
+# The rules cost ~1 ms a record (the talk and report patterns are long) and
+# every answer runs them on each source; the same records come back often.
+# Keyed by the record's full encoding, so a changed record is checked anew.
+@functools.lru_cache(maxsize=8192)
+def _caveats_of(encoded: bytes) -> tuple[Caveat, ...]:
+    record = _decode_record(encoded)
+    return tuple(Caveat(rule.code, rule.label, why) for rule in RULES if (why := rule.check(record)))

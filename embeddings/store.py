@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -44,6 +45,13 @@ CREATE VIRTUAL TABLE records_fts USING fts5(
 FTS_WEIGHTS = (1.0, 1.0, 1.0)
 
 _decoder = msgspec.json.Decoder(Record)
+# Date masks kept per store (each is one byte per record: 1 MB at a million).
+MASKS_KEPT = 16
+
+
+def day_number(iso: str) -> int:
+    """"1950-05-14" → 19500514: ISO dates compare as these integers do."""
+    return int(iso.replace("-", ""))
 
 
 class StoredRow(msgspec.Struct, frozen=True):
@@ -121,6 +129,7 @@ class RecordStore:
         self._budgeted = has_term_df(self._db)
         self._dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._dates_lock = threading.Lock()
+        self._masks: OrderedDict[tuple[str | None, str | None], np.ndarray] = OrderedDict()
 
     def close(self) -> None:
         self._db.close()
@@ -191,22 +200,47 @@ class RecordStore:
             yield _decoder.decode(blob)
 
     def date_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every row's earliest and latest date (ISO, as bytes; b"" when
+        """Every row's earliest and latest date as a YYYYMMDD integer (0 when
         undated) and whether the row holds a record, indexed by position:
-        read once (~0.5 s per million records), then date filters are array
-        comparisons instead of a scan of the table."""
+        read once (~0.5 s per million records), then a date filter is two
+        integer comparisons per row (~1 ms per million) instead of a scan of the table."""
         with self._dates_lock:
             if self._dates is None:
-                rows = self._db.execute("SELECT pos, coalesce(earliest, ''), coalesce(latest, '') FROM records").fetchall()
-                size = max((pos for pos, _, _ in rows), default=-1) + 1
-                positions = np.fromiter((pos for pos, _, _ in rows), dtype=np.int64, count=len(rows))
-                earliest, latest = np.zeros(size, dtype="S10"), np.zeros(size, dtype="S10")
-                earliest[positions] = np.array([e for _, e, _ in rows], dtype="S10")
-                latest[positions] = np.array([l for _, _, l in rows], dtype="S10")
+                day = "coalesce(CAST(replace({0}, '-', '') AS INTEGER), 0)"
+                rows = self._db.execute(f"SELECT pos, {day.format('earliest')}, {day.format('latest')} FROM records")
+                table = np.array(rows.fetchall(), dtype=np.int64).reshape(-1, 3)
+                size = int(table[:, 0].max()) + 1 if len(table) else 0
+                earliest, latest = np.zeros(size, dtype=np.int32), np.zeros(size, dtype=np.int32)
+                earliest[table[:, 0]], latest[table[:, 0]] = table[:, 1], table[:, 2]
                 present = np.zeros(size, dtype=bool)
-                present[positions] = True
+                present[table[:, 0]] = True
                 self._dates = earliest, latest, present
             return self._dates
+
+    def date_mask(self, date_from: str | None, date_to: str | None) -> np.ndarray:
+        """A read-only boolean mask over positions: the records whose interval
+        overlaps [date_from, date_to] (ISO dates, either open), and the
+        undated ones. The masks of recently asked periods are kept: a
+        question's period recurs ("in 1962"), and follow-ups inherit it."""
+        key = (date_from, date_to)
+        with self._dates_lock:
+            if key in self._masks:
+                self._masks.move_to_end(key)
+                return self._masks[key]
+        earliest, latest, present = self.date_arrays()
+        undated = present & (earliest == 0)
+        dated = present & ~undated
+        if date_to:
+            dated &= earliest <= day_number(date_to)
+        if date_from:
+            dated &= latest >= day_number(date_from)
+        mask = dated | undated
+        mask.flags.writeable = False
+        with self._dates_lock:
+            self._masks[key] = mask
+            while len(self._masks) > MASKS_KEPT:
+                self._masks.popitem(last=False)
+        return mask
 
     def date_span(self) -> tuple[str | None, str | None, int]:
         earliest, latest = self._db.execute("SELECT min(earliest), max(latest) FROM records").fetchone()

@@ -8,8 +8,10 @@ composes the answer; the HTTP handlers and CLI commands are thin wrappers.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import msgspec
@@ -151,7 +153,9 @@ class Docent:
         self.conversations = conversations
         # One attribute holds the live index, so swapping in a new generation is
         # a single assignment: a request in flight keeps the one it started with.
-        self.retriever = Retriever(encoder, collection)
+        # Lexical searches run here beside the question's encoding (service.retrieval).
+        self._pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="lexical")
+        self.retriever = Retriever(encoder, collection, self._pool)
         self._reload_lock = threading.Lock()
 
     @property
@@ -167,7 +171,7 @@ class Docent:
             if current is None or current == self.collection.path:
                 return False
             fresh = Collection.open(self.settings.data_dir, model=self.encoder.name, dimension=self.encoder.dimension, verify=self.settings.verify_index)
-            self.retriever = Retriever(self.encoder, fresh)
+            self.retriever = Retriever(self.encoder, fresh, self._pool)
             log.info("now serving %s (%d records)", fresh.path.name, fresh.count)
             return True
 
@@ -180,6 +184,7 @@ class Docent:
         return cls(settings, encoder, collection, load_aliases(settings.aliases or None), store)
 
     def close(self) -> None:
+        self._pool.shutdown()
         self.collection.close()
         if self.conversations is not None:
             self.conversations.close()

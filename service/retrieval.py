@@ -10,6 +10,7 @@ its cosine similarity to the question, which the abstention decision uses.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from corpus.model import Record
 from embeddings.collection import Collection
 from embeddings.encoder import Encoder
-from embeddings.ranges import dates_for, lexical_in_range, positions_in_range
+from embeddings.ranges import dates_for, dense_in_range, lexical_with_range
 from service.interpret import Interpretation
 
 RRF_K = 60
@@ -59,33 +60,40 @@ def _ranks(scores: dict[int, float]) -> dict[int, int]:
 
 
 class Retriever:
-    def __init__(self, encoder: Encoder, collection: Collection) -> None:
+    """``pool``, when given, runs the lexical search beside the encoding of
+    the question: it needs only the words, and SQLite and torch both release
+    the GIL, so on two cores its cost disappears behind the encode."""
+
+    def __init__(self, encoder: Encoder, collection: Collection, pool: Executor | None = None) -> None:
         self.encoder = encoder
         self.collection = collection
+        self.pool = pool
 
     def _dense(self, vector: np.ndarray, depth: int, date_from: str | None, date_to: str | None) -> dict[int, float]:
         scores = {hit.pos: hit.score for hit in self.collection.search(vector, depth)}
         if date_from or date_to:
-            in_range = positions_in_range(self.collection.store, date_from, date_to)
-            cosines = self.collection.cosines(vector, in_range)
-            for i in np.argsort(-cosines)[:depth]:
-                scores[in_range[i]] = float(cosines[i])
+            scores.update((hit.pos, hit.score) for hit in dense_in_range(self.collection, vector, depth, date_from, date_to))
         return scores
 
     def _lexical(self, terms: list[str], depth: int, date_from: str | None, date_to: str | None) -> dict[int, float]:
-        scores = dict(self.collection.store.lexical(terms, depth))
-        if date_from or date_to:
-            scores.update(lexical_in_range(self.collection.store, terms, depth, date_from, date_to))
-        return scores
+        if not (date_from or date_to):
+            return dict(self.collection.store.lexical(terms, depth))
+        overall, within = lexical_with_range(self.collection.store, terms, depth, date_from, date_to)
+        return dict(overall + within)
 
     def retrieve(self, interpretation: Interpretation, k: int, mode: str = "hybrid", *, strict_dates: bool = False) -> list[Candidate]:
         """Best ``k`` candidates. ``mode`` "dense" or "lexical" runs one side
         alone (the baselines the evaluation compares against)."""
-        vector = self.encoder.encode([interpretation.query])[0]
         depth = max(k, POOL)
         date_from, date_to = interpretation.date_from, interpretation.date_to
+        lexical_args = (interpretation.lexical_terms, depth, date_from, date_to)
+        pending = self.pool.submit(self._lexical, *lexical_args) if self.pool is not None and mode != "dense" else None
+        vector = self.encoder.encode([interpretation.query])[0]
         dense = self._dense(vector, depth, date_from, date_to) if mode != "lexical" else {}
-        lexical = self._lexical(interpretation.lexical_terms, depth, date_from, date_to) if mode != "dense" else {}
+        if pending is not None:
+            lexical = pending.result()
+        else:
+            lexical = self._lexical(*lexical_args) if mode != "dense" else {}
         dense_rank, lexical_rank = _ranks(dense), _ranks(lexical)
         fused = {pos: 0.0 for pos in (*dense_rank, *lexical_rank)}
         for ranks in (dense_rank, lexical_rank):
