@@ -175,3 +175,32 @@ def test_date_filtered_dense_search_returns_only_records_in_range(tmp_path, monk
     assert {found[h.pos].date for h in hits} == {"1955"} and "m5" not in {r.id for r in found.values()}
     assert len(hits) == 2, "m25 and m45 (m5 was removed)"
     c.close()
+
+
+def test_one_lexical_query_gives_the_overall_and_the_in_range_lists(tmp_path):
+    from embeddings import ranges
+
+    ingest(tmp_path, many(60), HashingEncoder())
+    c = Collection.open(tmp_path)
+    terms = ["Berlin", "talks"]
+    overall, within = ranges.lexical_with_range(c.store, terms, 10, "1955-01-01", "1955-12-31")
+    assert overall == c.store.lexical(terms, 10)
+    dated = c.store.by_positions([pos for pos, _ in within])
+    assert within and {r.date for r in dated.values()} <= {"1955", ""}
+    assert [s for _, s in within] == sorted((s for _, s in within), reverse=True)
+    c.close()
+
+
+def test_date_masks_keep_undated_records_and_compare_whole_days(tmp_path):
+    rows = [Record(id="a", title="A", date="1950-05-14", earliest="1950-05-14", latest="1950-05-14", precision="day"),
+            Record(id="b", title="B", date="1950", earliest="1950-01-01", latest="1950-12-31", precision="year"),
+            Record(id="c", title="C"),
+            Record(id="d", title="D", date="1951-01-02", earliest="1951-01-02", latest="1951-01-02", precision="day")]
+    ingest(tmp_path, rows, HashingEncoder())
+    c = Collection.open(tmp_path)
+    ids = {pos: r.id for pos, r in c.store.by_positions(list(range(4))).items()}
+    mask = c.store.date_mask("1950-05-15", "1950-12-31")
+    assert {ids[p] for p in np.flatnonzero(mask)} == {"b", "c"}
+    assert {ids[p] for p in np.flatnonzero(c.store.date_mask(None, "1950-05-14"))} == {"a", "b", "c"}
+    assert c.store.date_mask("1950-05-15", "1950-12-31") is mask and not mask.flags.writeable
+    c.close()
