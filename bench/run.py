@@ -28,7 +28,6 @@ from embeddings.batching import BatchingEncoder, serving_encoder, serving_thread
 from embeddings.collection import Collection
 from embeddings.encoder import DEFAULT_MODEL, load_encoder
 from embeddings.ingest import ingest, remove
-from embeddings.ranges import dense_in_range
 from service.engine import Docent
 from service.schemas import AskRequest
 from service.settings import Settings, default_cache_dir
@@ -82,10 +81,8 @@ def run_scale(data_dir: Path, plain, questions: list[str], query_vectors: np.nda
     # What `docent serve` runs: batching in front of the model in a child process.
     served = serving_encoder(DEFAULT_MODEL, threads=args.threads, max_batch=settings.encode_batch_max, max_wait=settings.encode_batch_wait_ms / 1000)
     docents = {name: Docent.open(settings, encoder) for name, encoder in (("plain", plain), ("serial", serial), ("batching", batching), ("service", served))}
-    docents["service+filtered_dates"] = Docent.open(settings, served)
-    filtered_dense(docents["service+filtered_dates"].retriever)
     try:
-        latency_variants = {name: docents[name] for name in ("plain", "batching", "service", "service+filtered_dates")}
+        latency_variants = {name: docents[name] for name in ("plain", "batching", "service")}
         out["ask"] = measure.ask_latency(latency_variants, plain, questions, args.repeats)
         log("  /ask in process, one client (ms): " + json.dumps({k: v["total"] if "total" in v else v for k, v in out["ask"].items()}))
         calls = {name: (lambda d: lambda q: d.ask(AskRequest(question=q)))(docents[name]) for name in ("serial", "batching", "service")}
@@ -99,20 +96,6 @@ def run_scale(data_dir: Path, plain, questions: list[str], query_vectors: np.nda
     if args.http:
         out["http"] = run_http(data_dir, questions, args)
     return out
-
-
-def filtered_dense(retriever) -> None:
-    """What-if: the dense side of a date-constrained question through
-    ``embeddings.ranges.dense_in_range`` (a filtered index search) instead of
-    exact cosines over every in-range record, which is what service/retrieval.py does."""
-
-    def dense(vector, depth, date_from, date_to):
-        scores = {hit.pos: hit.score for hit in retriever.collection.search(vector, depth)}
-        if date_from or date_to:
-            scores.update({hit.pos: hit.score for hit in dense_in_range(retriever.collection, vector, depth, date_from, date_to)})
-        return scores
-
-    retriever._dense = dense
 
 
 def run_http(data_dir: Path, questions: list[str], args) -> dict:

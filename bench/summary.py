@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-VARIANTS = ("plain", "service", "service+filtered_dates")
+VARIANTS = ("plain", "service")
 
 
 def _ms(figures: dict) -> str:
