@@ -30,8 +30,9 @@ CONFIGS: dict[str, Callable[[Docent, str, int], list[Candidate]]] = {
     mode: (lambda docent, text, k, mode=mode: docent.retriever.retrieve(docent.interpret(text), k, mode=mode)) for mode in MODES
 }
 CONFIGS["txtai"] = txtai_retrieve
-# Run when no --config is given; peers with costly set-up only on request.
-DEFAULT_CONFIGS = list(MODES)
+# Run when no --config is given: the service and its two single-list baselines.
+# "rrf" (the earlier reciprocal rank fusion) and peers with costly set-up run on request.
+DEFAULT_CONFIGS = ["hybrid", "dense", "lexical"]
 
 
 @dataclass

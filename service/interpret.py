@@ -32,6 +32,9 @@ MAX_TOPIC_CHARS = 400
 class AliasUse(msgspec.Struct, kw_only=True):
     name: str
     added: list[str]
+    # The name as the question wrote it (normalised), so that retrieval can
+    # count it and the names added as one word of the question.
+    found: str = ""
 
 
 class Interpretation(msgspec.Struct, kw_only=True):
@@ -104,7 +107,7 @@ def interpret(
         for found, person in aliases.mentions(query):
             extra = [n for n in aliases.expand(found) if n not in added]
             if extra:
-                uses.append(AliasUse(name=person.name, added=extra))
+                uses.append(AliasUse(name=person.name, added=extra, found=found))
                 added += extra
             if person.name in extra and person.name not in canonical:
                 canonical.append(person.name)

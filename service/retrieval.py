@@ -1,11 +1,13 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (SQLite FTS5 BM25), fused by rank.
+"""Hybrid retrieval: dense (FAISS) and lexical (SQLite FTS5 BM25), then one score.
 
 Dense vectors find paraphrases; BM25 finds what historians search by: names,
-code names, document numbers. Reciprocal rank fusion combines the two lists
-without having to calibrate their scores against each other. A date
+code names, document numbers. The union of both lists is scored by a fixed
+sum of signals (service.rerank: cosine, relative BM25, coverage of the
+question's words, similarity to the best records' centroid). A date
 constraint widens both lists with the records of the requested period and
 then ranks by how well each record's date fits it. Every candidate carries
 its cosine similarity to the question, which the abstention decision uses.
+Mode "rrf" keeps the earlier reciprocal rank fusion for comparison.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from corpus.model import Record
 from embeddings.collection import Collection
 from embeddings.encoder import Encoder
 from embeddings.ranges import dates_for, dense_in_range, lexical_with_range
+from service import rerank
 from service.interpret import Interpretation
 
 RRF_K = 60
 # Depth of each list before fusion; fusion only ever looks at the head.
 POOL = 100
-MODES = ("hybrid", "dense", "lexical")
+MODES = ("hybrid", "dense", "lexical", "rrf")
 # How a record's date fits a date constraint scales its fused score. A record
 # dated only "1950" may answer a question about May 1950, but one dated in May
 # 1950 should come first; an undated record is kept, lower; one dated outside
@@ -95,21 +98,67 @@ class Retriever:
         else:
             lexical = self._lexical(*lexical_args) if mode != "dense" else {}
         dense_rank, lexical_rank = _ranks(dense), _ranks(lexical)
-        fused = {pos: 0.0 for pos in (*dense_rank, *lexical_rank)}
-        for ranks in (dense_rank, lexical_rank):
-            for pos, rank in ranks.items():
-                fused[pos] += 1.0 / (RRF_K + rank)
+        pool = list(dict.fromkeys((*dense_rank, *lexical_rank)))
+        records: dict[int, Record] = {}
+        cosine: dict[int, float] = {}
+        if mode == "hybrid" and pool:
+            rows = self._rows(pool)
+            cosine = dict(zip(pool, (rows @ vector).tolist()))
+            records = self.collection.store.by_positions(pool)
+            fused = self._scores(interpretation, pool, cosine, lexical, records)
+        else:
+            fused = {pos: 0.0 for pos in pool}
+            for ranks in (dense_rank, lexical_rank):
+                for pos, rank in ranks.items():
+                    fused[pos] += 1.0 / (RRF_K + rank)
+        fits = self._fit(fused, date_from, date_to)
+        if strict_dates:
+            fused = {pos: s for pos, s in fused.items() if fits[pos] != "outside"}
+        if mode == "hybrid" and len(fused) > 1:
+            self._feedback(fused, fits, dict(zip(pool, rows)))
+        best = sorted(fused, key=lambda pos: (-fused[pos], pos))[:k]
+        if cosine:
+            cosines = [cosine[pos] for pos in best]
+        else:
+            cosines = self.collection.cosines(vector, best)
+            records = self.collection.store.by_positions(best)
+        return [
+            Candidate(pos, records[pos], float(cos), fused[pos], dense_rank.get(pos), lexical_rank.get(pos), fits[pos])
+            for pos, cos in zip(best, cosines)
+        ]
+
+    def _rows(self, positions: list[int]) -> np.ndarray:
+        """The vectors of a few hundred candidates, gathered once: every
+        similarity the second stage needs is then one small product."""
+        vectors = self.collection.vectors()
+        index = np.asarray(positions, dtype=np.int64)
+        return np.asarray(vectors[index] if isinstance(vectors, np.ndarray) else vectors.take(index), dtype=np.float32)
+
+    def _fit(self, fused: dict[int, float], date_from: str | None, date_to: str | None) -> dict[int, str | None]:
+        """Scale each score by how the record's date fits the constraint (in place)."""
         fits: dict[int, str | None] = {pos: None for pos in fused}
         if date_from or date_to:
             for pos, (earliest, latest) in dates_for(self.collection.store, list(fused)).items():
                 fits[pos] = date_fit(earliest, latest, date_from, date_to)
                 fused[pos] *= DATE_FIT[fits[pos]]
-            if strict_dates:
-                fused = {pos: s for pos, s in fused.items() if fits[pos] != "outside"}
-        best = sorted(fused, key=lambda pos: (-fused[pos], pos))[:k]
-        cosines = self.collection.cosines(vector, best)
-        records = self.collection.store.by_positions(best)
-        return [
-            Candidate(pos, records[pos], float(cos), fused[pos], dense_rank.get(pos), lexical_rank.get(pos), fits[pos])
-            for pos, cos in zip(best, cosines)
-        ]
+        return fits
+
+    def _scores(self, interpretation: Interpretation, pool: list[int], cosine: dict[int, float], lexical: dict[int, float], records: dict[int, Record]) -> dict[int, float]:
+        """First-stage scores of the pooled candidates: cosine + BM25 + coverage (service.rerank)."""
+        units = rerank.query_units(interpretation)
+        weights = rerank.unit_weights(self.collection.store, units, self.collection.count)
+        cover = rerank.coverage([records[pos] for pos in pool], units, weights)
+        bm25 = np.array([lexical.get(pos, 0.0) for pos in pool])
+        scores = rerank.first_stage(np.array([cosine[pos] for pos in pool]), bm25, cover)
+        # Kept positive, so that scaling by the date fit always lowers a score.
+        return dict(zip(pool, np.maximum(scores, 1e-6).tolist()))
+
+    def _feedback(self, fused: dict[int, float], fits: dict[int, str | None], rows: dict[int, np.ndarray]) -> None:
+        """Add the similarity to the centroid of the head of the ranking (in
+        place), scaled by the same date fit as the rest of the score."""
+        head = sorted(fused, key=lambda pos: (-fused[pos], pos))[: rerank.FEEDBACK_DEPTH]
+        mean = rerank.centroid(np.stack([rows[pos] for pos in head]))
+        if mean is None:
+            return
+        for pos in fused:
+            fused[pos] += rerank.WEIGHT_CENTROID * float(rows[pos] @ mean) * DATE_FIT[fits.get(pos) or "within"]

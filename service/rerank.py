@@ -1,0 +1,127 @@
+"""The second stage of hybrid retrieval: one score per candidate from a few
+signals, added with fixed weights.
+
+Reciprocal rank fusion throws the scores away: a record that BM25 ranks 3rd
+by a hair and one it ranks 3rd by a mile count the same, and a record that
+mentions every name in the question ranks no higher than one that repeats a
+single common word. The fused score here keeps what the two lists measured:
+
+- ``cosine``: the sentence encoder's similarity of question and record;
+- ``bm25``: the record's BM25 score divided by the best BM25 score of the
+  question, so it is in [0, 1] whatever the question's length;
+- ``coverage``: the share of the question's words the record contains,
+  each word weighted by its rarity in the collection (IDF), a name and its
+  variants and code names counting as one word ("Filippov" covers "Stalin").
+  BM25 rewards repeating one rare word; coverage rewards answering all of
+  the question, which is what separates the record about *this* meeting
+  from the ten about the same people;
+- ``centroid``: the cosine similarity to the mean vector of the three best
+  records after the first three signals (pseudo-relevance feedback). Records
+  relevant to a topical question resemble each other more than they resemble
+  the question, so this lifts the rest of a topic once its head is found.
+
+The weights were chosen on one half of the dev suite (queries split by a
+hash of their id) and confirmed on the other half (docs/retrieval.md).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from corpus.model import Record
+from corpus.text import fold, terms
+from embeddings.store import RecordStore
+from service.interpret import Interpretation
+
+WEIGHT_BM25 = 0.15
+WEIGHT_COVERAGE = 0.5
+WEIGHT_CENTROID = 0.5
+# Pseudo-relevance feedback from this many records: few enough that they are
+# nearly always relevant when the first one is.
+FEEDBACK_DEPTH = 3
+# Counting a word's documents stops here: a word this common weighs little
+# anyway, and the count must not cost a scan of a huge collection.
+DF_CAP = 2000
+# A five-letter prefix is the crude stem the answer composer also uses
+# (corpus.text.stems): "negotiations" ~ "negotiate", "Korean" ~ "Korea".
+STEM = 5
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=20_000)
+def _stems(text: str) -> frozenset[str]:
+    # Most catalogue text is ASCII, and folding it character by character
+    # would cost more than the rest of retrieval; the cache keeps the stems
+    # of the records that keep coming back for related questions.
+    return frozenset(w[:STEM] for w in _WORD.findall(text.lower() if text.isascii() else fold(text)))
+
+
+class Unit:
+    """One word of the question, or one person or place under all their names:
+    ``words`` as searched (for counting the records that contain it),
+    ``stems`` as matched against a record's text."""
+
+    __slots__ = ("words", "stems")
+
+    def __init__(self, words: set[str]) -> None:
+        self.words = words
+        self.stems = {w[:STEM] for w in words}
+
+
+def query_units(interpretation: Interpretation) -> list[Unit]:
+    """The question's content words; the names of a person or place it
+    mentions ("Filippov", "Stalin", "Feng Xi") merged into one unit."""
+    units = [{w} for w in terms(interpretation.query)]
+    for use in interpretation.aliases:
+        group = set().union(*(set(_WORD.findall(fold(name))) for name in (use.found, use.name, *use.added)))
+        stems = {w[:STEM] for w in group}
+        merged, kept = set(group), []
+        for unit in units:
+            (merged.update(unit) if {w[:STEM] for w in unit} & stems else kept.append(unit))
+        units = kept + [merged]
+    return [Unit(u) for u in units if u]
+
+
+def unit_weights(store: RecordStore, units: list[Unit], total: int) -> np.ndarray:
+    """IDF of each unit, from the number of records the lexical index matches
+    for any of its words (BM25's own document frequency)."""
+    weights = np.zeros(len(units))
+    for i, unit in enumerate(units):
+        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in sorted(unit.words))
+        (df,) = store._db.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)", (match, DF_CAP)
+        ).fetchone()
+        weights[i] = math.log((total - df + 0.5) / (df + 0.5) + 1.0)
+    return weights
+
+
+def coverage(records: list[Record], units: list[Unit], weights: np.ndarray) -> np.ndarray:
+    """Per record, the IDF-weighted share of the question's units found in its
+    title, summary or notes (0 to 1)."""
+    total = float(weights.sum())
+    if not units or total <= 0:
+        return np.zeros(len(records))
+    out = np.empty(len(records))
+    for i, record in enumerate(records):
+        found = _stems(f"{record.title} {record.summary} {' '.join(record.notes)}")
+        out[i] = sum(w for unit, w in zip(units, weights) if unit.stems & found) / total
+    return out
+
+
+def first_stage(cosine: np.ndarray, bm25: np.ndarray, cover: np.ndarray) -> np.ndarray:
+    best = float(bm25.max()) if len(bm25) else 0.0
+    relative = bm25 / best if best > 0 else np.zeros_like(bm25)
+    return cosine + WEIGHT_BM25 * relative + WEIGHT_COVERAGE * cover
+
+
+def centroid(head: np.ndarray) -> np.ndarray | None:
+    """The normalised mean of the vectors of the best few records."""
+    if not len(head):
+        return None
+    mean = head.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else None
