@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -97,22 +98,52 @@ def relevance(candidates: list[Candidate]) -> float | None:
     return max(fitting, default=None)
 
 
+# Candidates whose scores are within this fraction of the best remaining one
+# are equally relevant as far as retrieval can tell; among them the answer
+# prefers a record from a side it does not cite yet.
+TIED = 0.95
+# "Telegram from X to Y", "Ciphered Telegram, X to Y", "Letter, X to Y": X wrote it.
+_SENDER = re.compile(
+    r"^[^,]*?\b(?:telegram|cable|letter|report|memorandum|note|message|dispatch|instructions?)\b(?:,\s*|\s+from\s+)(?P<sender>.+?)\s+to\s+",
+    re.I,
+)
+
+
+def side(record: Record) -> str | None:
+    """Whose record this is, as far as the catalogue says: the archive that
+    holds it (the Soviet and the Chinese record of the same talks are kept in
+    different archives), else its collection, else the language of the
+    original, else the sender named in the title. None when nothing says."""
+    for value in (record.repository, record.collection, record.language):
+        if value.strip():
+            return value.strip().lower()
+    match = _SENDER.search(record.title)
+    return " ".join(match.group("sender").lower().split()) if match else None
+
+
 def select_sources(candidates: list[Candidate], k: int, min_score: float, vectors=None) -> list[Candidate]:
     """The candidates /ask cites: none when the relevance is below ``min_score``
     (the answer abstains), else the best ``k`` that reach it, near-duplicates
-    collapsed. The evaluation uses this same decision."""
+    collapsed, and among equally relevant ones (scores within ``TIED``) a
+    record from a side not yet cited before a second one from the same side.
+    The evaluation uses this same decision."""
     score = relevance(candidates)
     if score is None or score < min_score:
         return []
+    remaining = [c for c in candidates if c.cosine >= min_score]
     chosen: list[Candidate] = []
-    for candidate in candidates:
-        if candidate.cosine < min_score:
-            continue
-        if vectors is not None and any(float(vectors[candidate.pos] @ vectors[c.pos]) >= NEAR_DUPLICATE for c in chosen):
-            continue
-        chosen.append(candidate)
-        if len(chosen) == k:
-            break
+    while remaining and len(chosen) < k:
+        if vectors is not None:
+            remaining = [c for c in remaining if not any(float(vectors[c.pos] @ vectors[o.pos]) >= NEAR_DUPLICATE for o in chosen)]
+            if not remaining:
+                break
+        covered = {side(c.record) for c in chosen} - {None}
+        top = pick = remaining[0]
+        if side(top.record) in covered:
+            tied = (c for c in remaining if c.fused >= TIED * top.fused)
+            pick = next((c for c in tied if side(c.record) not in covered), top)
+        chosen.append(pick)
+        remaining.remove(pick)
     return chosen
 
 
