@@ -49,7 +49,7 @@ class Settings:
     # Cosine similarity below which a record is not relevant enough to cite; when
     # no candidate reaches it the answer abstains. See docs/retrieval.md for how
     # the default was chosen on the dev suite.
-    min_score: float = 0.52
+    min_score: float = 0.53
     # Admin endpoints (ingest, re-index, delete) are off unless this is set.
     admin_api_key: str = ""
     # Questions (/ask, /search) per client address per minute; 0 = no limit.
