@@ -80,5 +80,14 @@ def affordable(db: sqlite3.Connection, terms: list[str], budget: int = LEXICAL_B
     return [t for i, t in enumerate(terms) if i in keep]
 
 
+def common_token(db: sqlite3.Connection, words: list[str], df: int) -> bool:
+    """Whether one of ``words`` is a single FTS5 token that ``df`` records or more contain."""
+    single = sorted({ts[0] for ts in tokens(words) if len(ts) == 1})
+    if not single:
+        return False
+    marks = ",".join("?" * len(single))
+    return db.execute(f"SELECT 1 FROM term_df WHERE term IN ({marks}) AND df >= ? LIMIT 1", (*single, df)).fetchone() is not None
+
+
 def has_term_df(db: sqlite3.Connection) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'term_df'").fetchone() is not None

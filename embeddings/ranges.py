@@ -66,8 +66,16 @@ def lexical_with_range(store: RecordStore, terms: list[str], k: int, date_from: 
 
 
 def dates_for(store: RecordStore, positions: list[int]) -> dict[int, tuple[str | None, str | None]]:
-    if not positions:
-        return {}
-    marks = ",".join("?" * len(positions))
-    rows = store._db.execute(f"SELECT pos, earliest, latest FROM records WHERE pos IN ({marks})", positions)
-    return {pos: (earliest, latest) for pos, earliest, latest in rows}
+    """Each position's earliest and latest ISO date (None, None when undated),
+    read from the store's date arrays rather than a query per candidate pool."""
+    earliest, latest, present = store.date_arrays()
+    found: dict[int, tuple[str | None, str | None]] = {}
+    for pos in positions:
+        if pos < len(present) and present[pos]:
+            first, last = int(earliest[pos]), int(latest[pos])
+            found[pos] = (_iso(first), _iso(last)) if first else (None, None)
+    return found
+
+
+def _iso(day: int) -> str:
+    return f"{day // 10000:04d}-{day // 100 % 100:02d}-{day % 100:02d}"

@@ -18,7 +18,7 @@ import numpy as np
 
 from corpus.model import Record
 from corpus.text import fold
-from embeddings.lexical import TERM_DF_SCHEMA, TOKENIZE, affordable, has_term_df
+from embeddings.lexical import TERM_DF_SCHEMA, TOKENIZE, affordable, common_token, has_term_df
 
 SCHEMA = f"""
 CREATE TABLE records (
@@ -162,6 +162,19 @@ class RecordStore:
             (match, k),
         )
         return [(pos, -score) for pos, score in rows]
+
+    def matching_count(self, words: list[str], cap: int) -> int:
+        """How many records contain any of ``words`` (each word or phrase as
+        FTS5 matches it), counted up to ``cap``. A single-token word already
+        known to occur in ``cap`` records or more settles it from term_df:
+        counting its matches would read ``cap`` rows of a long posting list."""
+        if not words:
+            return 0
+        if self._budgeted and common_token(self._db, words, cap):
+            return cap
+        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+        (count,) = self._db.execute("SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)", (match, cap)).fetchone()
+        return count
 
     def by_id(self, record_id: str) -> Record | None:
         row = self._db.execute("SELECT json FROM records WHERE id = ?", (record_id,)).fetchone()

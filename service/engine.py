@@ -17,6 +17,7 @@ from pathlib import Path
 
 import faiss
 import msgspec
+import numpy as np
 
 from corpus.aliases import AliasTable, load_aliases
 from corpus.caveats import CODES, caveats_for
@@ -132,10 +133,13 @@ def select_sources(candidates: list[Candidate], k: int, min_score: float, vector
     if score is None or score < min_score:
         return []
     remaining = [c for c in candidates if c.cosine >= min_score]
+    # Gathered once: the pairwise checks below would otherwise read two
+    # memory-mapped rows each, ~600 times an answer.
+    similar = _similarities(remaining, vectors) if vectors is not None and remaining else None
     chosen: list[Candidate] = []
     while remaining and len(chosen) < k:
-        if vectors is not None:
-            remaining = [c for c in remaining if not any(float(vectors[c.pos] @ vectors[o.pos]) >= NEAR_DUPLICATE for o in chosen)]
+        if similar is not None and chosen:
+            remaining = [c for c in remaining if not any(similar[c.pos][o.pos] >= NEAR_DUPLICATE for o in chosen)]
             if not remaining:
                 break
         covered = {side(c.record) for c in chosen} - {None}
@@ -146,6 +150,14 @@ def select_sources(candidates: list[Candidate], k: int, min_score: float, vector
         chosen.append(pick)
         remaining.remove(pick)
     return chosen
+
+
+def _similarities(candidates: list[Candidate], vectors) -> dict[int, dict[int, float]]:
+    """Cosine similarity between every two candidates, by position."""
+    positions = np.asarray([c.pos for c in candidates], dtype=np.int64)
+    rows = np.asarray(vectors[positions] if isinstance(vectors, np.ndarray) else vectors.take(positions), dtype=np.float32)
+    gram = (rows @ rows.T).tolist()
+    return {int(a): dict(zip(positions.tolist(), row)) for a, row in zip(positions.tolist(), gram)}
 
 
 def parse_bound(value: str | None, field: str, end: bool) -> str | None:

@@ -15,8 +15,9 @@ single common word. The fused score here keeps what the two lists measured:
   BM25 rewards repeating one rare word; coverage rewards answering all of
   the question, which is what separates the record about *this* meeting
   from the ten about the same people;
-- ``centroid``: the cosine similarity to the mean vector of the three best
-  records after the first three signals (pseudo-relevance feedback). Records
+- ``centroid``: the cosine similarity to the mean vector of the best records
+  after the first three signals, the best weighted most (pseudo-relevance
+  feedback). Records
   relevant to a topical question resemble each other more than they resemble
   the question, so this lifts the rest of a topic once its head is found.
 
@@ -39,10 +40,14 @@ from service.interpret import Interpretation
 
 WEIGHT_BM25 = 0.15
 WEIGHT_COVERAGE = 0.5
-WEIGHT_CENTROID = 0.5
-# Pseudo-relevance feedback from this many records: few enough that they are
-# nearly always relevant when the first one is.
-FEEDBACK_DEPTH = 3
+WEIGHT_CENTROID = 0.6
+# Pseudo-relevance feedback from the best few records, the n-th of them
+# weighted FEEDBACK_DECAY ** n: the first record is the one most often
+# relevant, and a plain mean of three let a stray second or third record pull
+# the centroid off the topic (+2.8 nDCG@10 on the fold the decay was chosen
+# on, +1.3 on the other). Past five records the weights are negligible.
+FEEDBACK_DEPTH = 6
+FEEDBACK_DECAY = 0.4
 # Counting a word's documents stops here: a word this common weighs little
 # anyway, and the count must not cost a scan of a huge collection.
 DF_CAP = 2000
@@ -91,10 +96,7 @@ def unit_weights(store: RecordStore, units: list[Unit], total: int) -> np.ndarra
     for any of its words (BM25's own document frequency)."""
     weights = np.zeros(len(units))
     for i, unit in enumerate(units):
-        match = " OR ".join('"' + w.replace('"', '""') + '"' for w in sorted(unit.words))
-        (df,) = store._db.execute(
-            "SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)", (match, DF_CAP)
-        ).fetchone()
+        df = store.matching_count(sorted(unit.words), DF_CAP)
         weights[i] = math.log((total - df + 0.5) / (df + 0.5) + 1.0)
     return weights
 
@@ -119,9 +121,10 @@ def first_stage(cosine: np.ndarray, bm25: np.ndarray, cover: np.ndarray) -> np.n
 
 
 def centroid(head: np.ndarray) -> np.ndarray | None:
-    """The normalised mean of the vectors of the best few records."""
+    """The normalised, rank-weighted mean of the vectors of the best few
+    records (best first)."""
     if not len(head):
         return None
-    mean = head.mean(axis=0)
+    mean = (head * (FEEDBACK_DECAY ** np.arange(len(head)))[:, None]).sum(axis=0)
     norm = float(np.linalg.norm(mean))
     return mean / norm if norm > 0 else None

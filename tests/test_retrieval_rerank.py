@@ -34,7 +34,9 @@ def test_first_stage_adds_relative_bm25_and_coverage_to_the_cosine():
     assert np.allclose(first_stage(cosine, np.zeros(3), np.zeros(3)), cosine)
 
 
-def test_centroid_is_normalised():
+def test_centroid_is_normalised_and_leans_to_the_best_record():
     mean = centroid(np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32))
-    assert np.isclose(np.linalg.norm(mean), 1.0) and np.isclose(mean[0], mean[1])
+    assert np.isclose(np.linalg.norm(mean), 1.0)
+    # The first (best-ranked) record weighs more than the second.
+    assert mean[0] > mean[1] > 0
     assert centroid(np.zeros((0, 2), dtype=np.float32)) is None
