@@ -3,7 +3,8 @@
 Dense vectors find paraphrases; BM25 finds what historians search by: names,
 code names, document numbers. The union of both lists is scored by a fixed
 sum of signals (service.rerank: cosine, relative BM25, coverage of the
-question's words, similarity to the best records' centroid). A date
+question's words, similarity to the best records' centroid and to the best
+record's words). A date
 constraint widens both lists with the records of the requested period and
 then ranks by how well each record's date fits it. Every candidate carries
 its cosine similarity to the question, which the abstention decision uses.
@@ -63,9 +64,10 @@ def _ranks(scores: dict[int, float]) -> dict[int, int]:
 
 
 class Retriever:
-    """``pool``, when given, runs the lexical search beside the encoding of
-    the question: it needs only the words, and SQLite and torch both release
-    the GIL, so on two cores its cost disappears behind the encode."""
+    """``pool``, when given, runs the lexical side beside the encoding of the
+    question: the BM25 search, reading its hits' records and weighing the
+    question's words need only the words, and SQLite and torch both release
+    the GIL, so on two cores their cost disappears behind the encode."""
 
     def __init__(self, encoder: Encoder, collection: Collection, pool: Executor | None = None) -> None:
         self.encoder = encoder
@@ -84,19 +86,26 @@ class Retriever:
         overall, within = lexical_with_range(self.collection.store, terms, depth, date_from, date_to)
         return dict(overall + within)
 
+    def _lexical_side(self, interpretation: Interpretation, depth: int, mode: str) -> tuple[dict[int, float], dict[int, Record], tuple | None]:
+        """The lexical list and, for the second stage of "hybrid", its hits'
+        records and the question's weighed words (service.rerank)."""
+        date_from, date_to = interpretation.date_from, interpretation.date_to
+        lexical = self._lexical(interpretation.lexical_terms, depth, date_from, date_to) if mode != "dense" else {}
+        if mode != "hybrid":
+            return lexical, {}, None
+        units = rerank.query_units(interpretation)
+        weights = rerank.unit_weights(self.collection.store, units, self.collection.count)
+        return lexical, self.collection.store.by_positions(list(lexical)), (units, weights)
+
     def retrieve(self, interpretation: Interpretation, k: int, mode: str = "hybrid", *, strict_dates: bool = False) -> list[Candidate]:
         """Best ``k`` candidates. ``mode`` "dense" or "lexical" runs one side
         alone (the baselines the evaluation compares against)."""
         depth = max(k, POOL)
         date_from, date_to = interpretation.date_from, interpretation.date_to
-        lexical_args = (interpretation.lexical_terms, depth, date_from, date_to)
-        pending = self.pool.submit(self._lexical, *lexical_args) if self.pool is not None and mode != "dense" else None
+        pending = self.pool.submit(self._lexical_side, interpretation, depth, mode) if self.pool is not None and mode != "dense" else None
         vector = self.encoder.encode([interpretation.query])[0]
         dense = self._dense(vector, depth, date_from, date_to) if mode != "lexical" else {}
-        if pending is not None:
-            lexical = pending.result()
-        else:
-            lexical = self._lexical(*lexical_args) if mode != "dense" else {}
+        lexical, fetched, words = pending.result() if pending is not None else self._lexical_side(interpretation, depth, mode)
         dense_rank, lexical_rank = _ranks(dense), _ranks(lexical)
         pool = list(dict.fromkeys((*dense_rank, *lexical_rank)))
         records: dict[int, Record] = {}
@@ -104,8 +113,8 @@ class Retriever:
         if mode == "hybrid" and pool:
             rows = self._rows(pool)
             cosine = dict(zip(pool, (rows @ vector).tolist()))
-            records = self.collection.store.by_positions(pool)
-            fused = self._scores(interpretation, pool, cosine, lexical, records)
+            records = fetched | self.collection.store.by_positions([pos for pos in pool if pos not in fetched])
+            fused = self._scores(words, pool, cosine, lexical, records)
         else:
             fused = {pos: 0.0 for pos in pool}
             for ranks in (dense_rank, lexical_rank):
@@ -115,7 +124,7 @@ class Retriever:
         if strict_dates:
             fused = {pos: s for pos, s in fused.items() if fits[pos] != "outside"}
         if mode == "hybrid" and len(fused) > 1:
-            self._feedback(fused, fits, dict(zip(pool, rows)))
+            self._feedback(fused, fits, dict(zip(pool, rows)), records)
         best = sorted(fused, key=lambda pos: (-fused[pos], pos))[:k]
         if cosine:
             cosines = [cosine[pos] for pos in best]
@@ -143,22 +152,23 @@ class Retriever:
                 fused[pos] *= DATE_FIT[fits[pos]]
         return fits
 
-    def _scores(self, interpretation: Interpretation, pool: list[int], cosine: dict[int, float], lexical: dict[int, float], records: dict[int, Record]) -> dict[int, float]:
+    def _scores(self, words: tuple, pool: list[int], cosine: dict[int, float], lexical: dict[int, float], records: dict[int, Record]) -> dict[int, float]:
         """First-stage scores of the pooled candidates: cosine + BM25 + coverage (service.rerank)."""
-        units = rerank.query_units(interpretation)
-        weights = rerank.unit_weights(self.collection.store, units, self.collection.count)
+        units, weights = words
         cover = rerank.coverage([records[pos] for pos in pool], units, weights)
         bm25 = np.array([lexical.get(pos, 0.0) for pos in pool])
         scores = rerank.first_stage(np.array([cosine[pos] for pos in pool]), bm25, cover)
         # Kept positive, so that scaling by the date fit always lowers a score.
         return dict(zip(pool, np.maximum(scores, 1e-6).tolist()))
 
-    def _feedback(self, fused: dict[int, float], fits: dict[int, str | None], rows: dict[int, np.ndarray]) -> None:
-        """Add the similarity to the centroid of the head of the ranking (in
-        place), scaled by the same date fit as the rest of the score."""
+    def _feedback(self, fused: dict[int, float], fits: dict[int, str | None], rows: dict[int, np.ndarray], records: dict[int, Record]) -> None:
+        """Add the similarity to the head of the ranking (in place): to the
+        centroid of its vectors and to the words of its best record, scaled
+        by the same date fit as the rest of the score."""
         head = sorted(fused, key=lambda pos: (-fused[pos], pos))[: rerank.FEEDBACK_DEPTH]
         mean = rerank.centroid(np.stack([rows[pos] for pos in head]))
-        if mean is None:
-            return
-        for pos in fused:
-            fused[pos] += rerank.WEIGHT_CENTROID * float(rows[pos] @ mean) * DATE_FIT[fits.get(pos) or "within"]
+        pool = list(fused)
+        shared = rerank.word_feedback(rerank.words_of(records[head[0]]), [rerank.words_of(records[pos]) for pos in pool])
+        for pos, words in zip(pool, shared.tolist()):
+            dense = float(rows[pos] @ mean) if mean is not None else 0.0
+            fused[pos] += (rerank.WEIGHT_CENTROID * dense + rerank.WEIGHT_WORDS * words) * DATE_FIT[fits.get(pos) or "within"]
