@@ -3,7 +3,8 @@
 Dense vectors find paraphrases; BM25 finds what historians search by: names,
 code names, document numbers. The union of both lists is scored by a fixed
 sum of signals (service.rerank: cosine, relative BM25, coverage of the
-question's words, similarity to the best records' centroid). A date
+question's words, similarity to the best records' centroid and to the best
+record's words). A date
 constraint widens both lists with the records of the requested period and
 then ranks by how well each record's date fits it. Every candidate carries
 its cosine similarity to the question, which the abstention decision uses.
@@ -123,7 +124,7 @@ class Retriever:
         if strict_dates:
             fused = {pos: s for pos, s in fused.items() if fits[pos] != "outside"}
         if mode == "hybrid" and len(fused) > 1:
-            self._feedback(fused, fits, dict(zip(pool, rows)))
+            self._feedback(fused, fits, dict(zip(pool, rows)), records)
         best = sorted(fused, key=lambda pos: (-fused[pos], pos))[:k]
         if cosine:
             cosines = [cosine[pos] for pos in best]
@@ -160,12 +161,14 @@ class Retriever:
         # Kept positive, so that scaling by the date fit always lowers a score.
         return dict(zip(pool, np.maximum(scores, 1e-6).tolist()))
 
-    def _feedback(self, fused: dict[int, float], fits: dict[int, str | None], rows: dict[int, np.ndarray]) -> None:
-        """Add the similarity to the centroid of the head of the ranking (in
-        place), scaled by the same date fit as the rest of the score."""
+    def _feedback(self, fused: dict[int, float], fits: dict[int, str | None], rows: dict[int, np.ndarray], records: dict[int, Record]) -> None:
+        """Add the similarity to the head of the ranking (in place): to the
+        centroid of its vectors and to the words of its best record, scaled
+        by the same date fit as the rest of the score."""
         head = sorted(fused, key=lambda pos: (-fused[pos], pos))[: rerank.FEEDBACK_DEPTH]
         mean = rerank.centroid(np.stack([rows[pos] for pos in head]))
-        if mean is None:
-            return
-        for pos in fused:
-            fused[pos] += rerank.WEIGHT_CENTROID * float(rows[pos] @ mean) * DATE_FIT[fits.get(pos) or "within"]
+        pool = list(fused)
+        shared = rerank.word_feedback(rerank.words_of(records[head[0]]), [rerank.words_of(records[pos]) for pos in pool])
+        for pos, words in zip(pool, shared.tolist()):
+            dense = float(rows[pos] @ mean) if mean is not None else 0.0
+            fused[pos] += (rerank.WEIGHT_CENTROID * dense + rerank.WEIGHT_WORDS * words) * DATE_FIT[fits.get(pos) or "within"]

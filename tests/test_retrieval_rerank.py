@@ -5,7 +5,7 @@ import numpy as np
 from corpus.aliases import load_aliases
 from corpus.model import Record
 from service.interpret import interpret
-from service.rerank import Unit, centroid, coverage, first_stage, query_units
+from service.rerank import Unit, centroid, coverage, first_stage, query_units, word_feedback
 
 
 def test_a_name_and_its_code_names_are_one_unit_of_the_question():
@@ -40,3 +40,13 @@ def test_centroid_is_normalised_and_leans_to_the_best_record():
     # The first (best-ranked) record weighs more than the second.
     assert mean[0] > mean[1] > 0
     assert centroid(np.zeros((0, 2), dtype=np.float32)) is None
+
+
+def test_word_feedback_rewards_sharing_the_best_records_rarer_words():
+    head = frozenset({"kaeso", "armis", "talks"})
+    pool = [head, frozenset({"kaeso", "armis", "other"}), frozenset({"talks", "other"}), frozenset({"talks"}), frozenset()]
+    shared = word_feedback(head, pool)
+    assert shared[0] == 1.0 and shared[4] == 0.0
+    # Two words only a few records share outweigh one that most of the pool has.
+    assert shared[1] > shared[2] == shared[3] > 0
+    assert not word_feedback(frozenset(), pool).any()
