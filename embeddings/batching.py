@@ -43,13 +43,15 @@ def serving_threads(setting: int = 0) -> int:
     return setting if setting > 0 else max(1, (os.cpu_count() or 2) - 1)
 
 
-def serving_encoder(model: str, device: str = "cpu", *, threads: int = 0, process: bool = True, max_batch: int = 32, max_wait: float = 0.002) -> "BatchingEncoder":
+def serving_encoder(model: str, device: str = "cpu", *, threads: int = 0, process: bool = True, max_batch: int = 32, max_wait: float = 0.002,
+                    wait: bool = True) -> "BatchingEncoder":
     """The service's one shared encoder: batching, in front of the model in a
     child process (embeddings.subprocess_encoder; the hashing encoder, which
-    is pure Python and used in tests, stays in process)."""
+    is pure Python and used in tests, stays in process). ``wait=False``
+    returns while the child is still loading the model."""
     threads = serving_threads(threads)
     if process and model != HASHING_MODEL:
-        inner = ProcessEncoder(model, device, threads)
+        inner = ProcessEncoder(model, device, threads, wait=wait)
     else:
         inner = load_encoder(model, device, threads)
     return BatchingEncoder(inner, max_batch=max_batch, max_wait=max_wait)
@@ -78,8 +80,6 @@ class _Job:
 class BatchingEncoder:
     def __init__(self, encoder: Encoder, *, max_batch: int = 32, max_wait: float = 0.002) -> None:
         self.encoder = encoder
-        self.name = encoder.name
-        self.dimension = encoder.dimension
         self.max_batch = max(1, max_batch)
         self.max_wait = max(0.0, max_wait)
         # How many batches of each size were encoded (for the benchmark and tuning).
@@ -89,6 +89,15 @@ class BatchingEncoder:
         self._leading = False
         self._company = False
         self._closed = False
+
+    # Read through, so that wrapping an encoder still loading does not wait for it.
+    @property
+    def name(self) -> str:
+        return self.encoder.name
+
+    @property
+    def dimension(self) -> int:
+        return self.encoder.dimension
 
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:

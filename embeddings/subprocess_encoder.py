@@ -75,23 +75,51 @@ class ProcessEncoder:
     """An ``Encoder`` whose model runs in a child process; one call at a time
     (put a ``BatchingEncoder`` in front to share it among threads)."""
 
-    def __init__(self, model: str, device: str = "cpu", threads: int = 0) -> None:
+    def __init__(self, model: str, device: str = "cpu", threads: int = 0, *, wait: bool = True) -> None:
+        """Start the child. ``wait=False`` returns at once and lets the model
+        load while the caller does other work (``docent serve`` imports the
+        web stack meanwhile); the first use of ``name``, ``dimension`` or
+        ``encode`` then waits for it to be ready."""
         self._args = [model, device, str(threads)]
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
+        self._identity: tuple[str, int] | None = None
         with self._lock:
-            self.name, self.dimension = self._start()
+            self._spawn()
+            if wait:
+                self._handshake()
 
-    def _start(self) -> tuple[str, int]:
+    @property
+    def name(self) -> str:
+        return self._ready()[0]
+
+    @property
+    def dimension(self) -> int:
+        return self._ready()[1]
+
+    def _ready(self) -> tuple[str, int]:
+        with self._lock:
+            if self._identity is None:
+                self._handshake()
+            return self._identity
+
+    def _spawn(self) -> None:
         self._stop()
+        self._identity = None
         self._process = subprocess.Popen(
             [sys.executable, "-m", "embeddings.subprocess_encoder", *self._args], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
+
+    def _handshake(self) -> None:
         status, payload = self._receive()
         if status == "error":
             self._stop()
             raise payload
-        return payload
+        self._identity = payload
+
+    def _start(self) -> None:
+        self._spawn()
+        self._handshake()
 
     def _receive(self):
         try:
@@ -107,6 +135,8 @@ class ProcessEncoder:
         with self._lock:
             if self._process is None or self._process.poll() is not None:
                 self._start()
+            elif self._identity is None:
+                self._handshake()
             try:
                 pickle.dump(request, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self._process.stdin.flush()

@@ -25,6 +25,7 @@ from litestar.template import TemplateConfig
 
 from corpus.errors import DocentError
 from embeddings.batching import serving_encoder
+from embeddings.encoder import Encoder
 from service.admin import admin_router
 from service.conversations import Conversation, ConversationSummary
 from service.engine import Docent
@@ -99,12 +100,9 @@ def docent_error(request: Request, exc: DocentError) -> Response:
     return error_response(request, exc) or api_error(request, exc)
 
 
-def open_docent(settings: Settings) -> Docent:
-    """The engine with one shared encoder that batches concurrent questions."""
-    encoder = serving_encoder(
-        settings.model, settings.device, threads=settings.encoder_threads, process=settings.encoder_process,
-        max_batch=settings.encode_batch_max, max_wait=settings.encode_batch_wait_ms / 1000,
-    )
+def open_docent(settings: Settings, encoder: Encoder | None = None) -> Docent:
+    """The engine, with ``encoder`` or a new serving encoder (closed on failure)."""
+    encoder = encoder or serving_encoder(**settings.encoder_options())
     try:
         return Docent.open(settings, encoder, conversations=True)
     except BaseException:
@@ -122,10 +120,14 @@ async def follow_generations(docent: Docent, interval: float) -> None:
             log.error("not switching to the new index: %s", exc)
 
 
-def create_app(settings: Settings) -> Litestar:
+def create_app(settings: Settings, encoder: Encoder | None = None) -> Litestar:
+    """The application. ``encoder``, if given, is used instead of starting one
+    in the lifespan, and closed with the app: `docent serve` starts it first,
+    so the model loads while the web stack is imported and set up."""
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        app.state.docent = await anyio.to_thread.run_sync(lambda: open_docent(settings))
+        app.state.docent = await anyio.to_thread.run_sync(lambda: open_docent(settings, encoder))
         app.state.feedback = FeedbackStore(settings.data_dir / FEEDBACK)
         try:
             async with anyio.create_task_group() as tasks:

@@ -64,13 +64,18 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    # The model loads in its own process (seconds of imports) while this one
+    # imports the web stack; both before the first request.
+    from embeddings.batching import serving_encoder
+
+    encoder = serving_encoder(**settings.encoder_options(), wait=False)
     import uvicorn
 
     from service.app import create_app
 
-    settings = _settings(args)
     print(f"archive-docent: loading the index in {settings.data_dir}; then open http://{settings.host}:{settings.port}/", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings, encoder), host=settings.host, port=settings.port, log_level="info")
     return 0
 
 

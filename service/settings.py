@@ -78,6 +78,11 @@ class Settings:
     # `serve` runs the model in a child process, out of the request threads' way (embeddings.subprocess_encoder).
     encoder_process: bool = True
 
+    def encoder_options(self) -> dict[str, Any]:
+        """The arguments of ``embeddings.batching.serving_encoder`` for these settings."""
+        return {"model": self.model, "device": self.device, "threads": self.encoder_threads, "process": self.encoder_process,
+                "max_batch": self.encode_batch_max, "max_wait": self.encode_batch_wait_ms / 1000}
+
     @classmethod
     def load(cls, config: str | Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
         env = os.environ if env is None else env

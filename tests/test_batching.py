@@ -221,11 +221,29 @@ def test_an_encoder_process_that_cannot_load_its_model_says_why():
         ProcessEncoder("/no/such/model")
 
 
+def test_an_encoder_process_started_without_waiting_is_ready_on_first_use():
+    from corpus.errors import ConfigError
+    from embeddings.batching import BatchingEncoder
+    from embeddings.subprocess_encoder import ProcessEncoder
+
+    # As `docent serve` starts it: the model loads while the caller goes on.
+    encoder = BatchingEncoder(ProcessEncoder("hashing", wait=False))
+    try:
+        assert encoder.encoder._identity is None, "returned before the child answered"
+        assert np.allclose(encoder.encode(QUESTIONS[:2]), HashingEncoder().encode(QUESTIONS[:2]))
+        assert (encoder.name, encoder.dimension) == ("hashing", 256)
+    finally:
+        encoder.close()
+    broken = ProcessEncoder("/no/such/model", wait=False)
+    with pytest.raises(ConfigError, match="neither"):
+        broken.dimension
+
+
 def test_the_service_encoder_runs_torch_models_in_a_child_process(monkeypatch):
     import embeddings.batching as batching_module
 
     started = []
-    monkeypatch.setattr(batching_module, "ProcessEncoder", lambda *args: started.append(args) or HashingEncoder())
+    monkeypatch.setattr(batching_module, "ProcessEncoder", lambda *args, wait: started.append((*args, wait)) or HashingEncoder())
     encoder = batching_module.serving_encoder("all-MiniLM-L6-v2", threads=1, max_batch=4)
-    assert started == [("all-MiniLM-L6-v2", "cpu", 1)] and encoder.max_batch == 4
+    assert started == [("all-MiniLM-L6-v2", "cpu", 1, True)] and encoder.max_batch == 4
     assert isinstance(batching_module.serving_encoder("hashing").encoder, HashingEncoder) and len(started) == 1
