@@ -139,7 +139,7 @@ def select_sources(candidates: list[Candidate], k: int, min_score: float, vector
     chosen: list[Candidate] = []
     while remaining and len(chosen) < k:
         if similar is not None and chosen:
-            remaining = [c for c in remaining if not any(similar[c.pos][o.pos] >= NEAR_DUPLICATE for o in chosen)]
+            remaining = [c for c in remaining if not any(similar(c.pos, o.pos) >= NEAR_DUPLICATE for o in chosen)]
             if not remaining:
                 break
         covered = {side(c.record) for c in chosen} - {None}
@@ -152,12 +152,14 @@ def select_sources(candidates: list[Candidate], k: int, min_score: float, vector
     return chosen
 
 
-def _similarities(candidates: list[Candidate], vectors) -> dict[int, dict[int, float]]:
-    """Cosine similarity between every two candidates, by position."""
-    positions = np.asarray([c.pos for c in candidates], dtype=np.int64)
-    rows = np.asarray(vectors[positions] if isinstance(vectors, np.ndarray) else vectors.take(positions), dtype=np.float32)
+def _similarities(candidates: list[Candidate], vectors):
+    """A function giving the cosine similarity of two candidates' positions."""
+    positions = [c.pos for c in candidates]
+    index = {pos: i for i, pos in enumerate(positions)}
+    gather = np.asarray(positions, dtype=np.int64)
+    rows = np.asarray(vectors[gather] if isinstance(vectors, np.ndarray) else vectors.take(gather), dtype=np.float32)
     gram = (rows @ rows.T).tolist()
-    return {int(a): dict(zip(positions.tolist(), row)) for a, row in zip(positions.tolist(), gram)}
+    return lambda a, b: gram[index[a]][index[b]]
 
 
 def parse_bound(value: str | None, field: str, end: bool) -> str | None:
