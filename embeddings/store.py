@@ -121,18 +121,44 @@ INSERT_FTS = "INSERT INTO records_fts (rowid, title, summary, notes) VALUES (?, 
 
 
 class RecordStore:
-    """Read-only access to a generation's records; safe to share across threads."""
+    """Read-only access to a generation's records; safe to share across threads.
+
+    Each thread reads through its own connection: SQLite serialises the
+    statements of one connection, so with a shared one the lexical searches
+    of concurrent requests ran one at a time while the second core idled."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self._uri = f"file:{path}?mode=ro&immutable=1"
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
         self._budgeted = has_term_df(self._db)
         self._dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._dates_lock = threading.Lock()
         self._masks: OrderedDict[tuple[str | None, str | None], np.ndarray] = OrderedDict()
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "db", None)
+        if connection is None:
+            # check_same_thread off only so that close() may close it from another thread.
+            connection = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            with self._connections_lock:
+                if self._closed:
+                    connection.close()
+                    raise sqlite3.ProgrammingError(f"{self.path}: the record store is closed")
+                self._connections.append(connection)
+            self._local.db = connection
+        return connection
+
     def close(self) -> None:
-        self._db.close()
+        with self._connections_lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
 
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM records").fetchone()[0]

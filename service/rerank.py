@@ -116,17 +116,14 @@ def words_of(record: Record) -> frozenset[str]:
     return _stems(f"{record.title} {record.summary} {' '.join(record.notes)}")
 
 
-def coverage(records: list[Record], units: list[Unit], weights: np.ndarray) -> np.ndarray:
-    """Per record, the IDF-weighted share of the question's units found in its
-    title, summary or notes (0 to 1)."""
+def coverage(records: list[frozenset[str]], units: list[Unit], weights: np.ndarray) -> np.ndarray:
+    """Per record (its stems, ``words_of``), the IDF-weighted share of the
+    question's units found in its title, summary or notes (0 to 1)."""
     total = float(weights.sum())
     if not units or total <= 0:
         return np.zeros(len(records))
-    out = np.empty(len(records))
-    for i, record in enumerate(records):
-        found = words_of(record)
-        out[i] = sum(w for unit, w in zip(units, weights) if unit.stems & found) / total
-    return out
+    pairs = list(zip([u.stems for u in units], weights.tolist()))
+    return np.array([sum(w for stems, w in pairs if not stems.isdisjoint(found)) for found in records]) / total
 
 
 def first_stage(cosine: np.ndarray, bm25: np.ndarray, cover: np.ndarray) -> np.ndarray:

@@ -114,7 +114,8 @@ class Retriever:
             rows = self._rows(pool)
             cosine = dict(zip(pool, (rows @ vector).tolist()))
             records = fetched | self.collection.store.by_positions([pos for pos in pool if pos not in fetched])
-            fused = self._scores(words, pool, cosine, lexical, records)
+            stems = {pos: rerank.words_of(records[pos]) for pos in pool}
+            fused = self._scores(words, pool, cosine, lexical, stems)
         else:
             fused = {pos: 0.0 for pos in pool}
             for ranks in (dense_rank, lexical_rank):
@@ -124,7 +125,7 @@ class Retriever:
         if strict_dates:
             fused = {pos: s for pos, s in fused.items() if fits[pos] != "outside"}
         if mode == "hybrid" and len(fused) > 1:
-            self._feedback(fused, fits, dict(zip(pool, rows)), records)
+            self._feedback(fused, fits, pool, rows, stems)
         best = sorted(fused, key=lambda pos: (-fused[pos], pos))[:k]
         if cosine:
             cosines = [cosine[pos] for pos in best]
@@ -152,23 +153,25 @@ class Retriever:
                 fused[pos] *= DATE_FIT[fits[pos]]
         return fits
 
-    def _scores(self, words: tuple, pool: list[int], cosine: dict[int, float], lexical: dict[int, float], records: dict[int, Record]) -> dict[int, float]:
+    def _scores(self, words: tuple, pool: list[int], cosine: dict[int, float], lexical: dict[int, float], stems: dict[int, frozenset[str]]) -> dict[int, float]:
         """First-stage scores of the pooled candidates: cosine + BM25 + coverage (service.rerank)."""
         units, weights = words
-        cover = rerank.coverage([records[pos] for pos in pool], units, weights)
+        cover = rerank.coverage([stems[pos] for pos in pool], units, weights)
         bm25 = np.array([lexical.get(pos, 0.0) for pos in pool])
         scores = rerank.first_stage(np.array([cosine[pos] for pos in pool]), bm25, cover)
         # Kept positive, so that scaling by the date fit always lowers a score.
         return dict(zip(pool, np.maximum(scores, 1e-6).tolist()))
 
-    def _feedback(self, fused: dict[int, float], fits: dict[int, str | None], rows: dict[int, np.ndarray], records: dict[int, Record]) -> None:
+    def _feedback(self, fused: dict[int, float], fits: dict[int, str | None], pooled: list[int], rows: np.ndarray, stems: dict[int, frozenset[str]]) -> None:
         """Add the similarity to the head of the ranking (in place): to the
         centroid of its vectors and to the words of its best record, scaled
-        by the same date fit as the rest of the score."""
+        by the same date fit as the rest of the score. ``rows`` are the
+        vectors of ``pooled``, of which ``fused`` holds all or some."""
+        row = {pos: i for i, pos in enumerate(pooled)}
         head = sorted(fused, key=lambda pos: (-fused[pos], pos))[: rerank.FEEDBACK_DEPTH]
-        mean = rerank.centroid(np.stack([rows[pos] for pos in head]))
+        mean = rerank.centroid(rows[[row[pos] for pos in head]])
         pool = list(fused)
-        shared = rerank.word_feedback(rerank.words_of(records[head[0]]), [rerank.words_of(records[pos]) for pos in pool])
-        for pos, words in zip(pool, shared.tolist()):
-            dense = float(rows[pos] @ mean) if mean is not None else 0.0
-            fused[pos] += (rerank.WEIGHT_CENTROID * dense + rerank.WEIGHT_WORDS * words) * DATE_FIT[fits.get(pos) or "within"]
+        shared = rerank.word_feedback(stems[head[0]], [stems[pos] for pos in pool]).tolist()
+        dense = (rows[[row[pos] for pos in pool]] @ mean).tolist() if mean is not None else [0.0] * len(pool)
+        for pos, words, near in zip(pool, shared, dense):
+            fused[pos] += (rerank.WEIGHT_CENTROID * near + rerank.WEIGHT_WORDS * words) * DATE_FIT[fits.get(pos) or "within"]

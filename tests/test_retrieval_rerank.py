@@ -5,7 +5,7 @@ import numpy as np
 from corpus.aliases import load_aliases
 from corpus.model import Record
 from service.interpret import interpret
-from service.rerank import Unit, centroid, coverage, first_stage, query_units, word_feedback
+from service.rerank import Unit, centroid, coverage, first_stage, query_units, word_feedback, words_of
 
 
 def test_a_name_and_its_code_names_are_one_unit_of_the_question():
@@ -22,7 +22,7 @@ def test_coverage_weighs_rare_words_and_reads_title_summary_and_notes():
     rare = Record(id="a", title="Letter", summary="From Kurchatov to Beria.")
     common = Record(id="b", title="Soviet letter", summary="Soviet plans.")
     both = Record(id="c", title="Soviet note", summary="", notes=["Signed by Kurchatov."])
-    assert np.allclose(coverage([rare, common, both], units, weights), [5 / 6, 1 / 6, 1.0])
+    assert np.allclose(coverage([words_of(r) for r in (rare, common, both)], units, weights), [5 / 6, 1 / 6, 1.0])
 
 
 def test_first_stage_adds_relative_bm25_and_coverage_to_the_cosine():
