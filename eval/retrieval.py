@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ranx import Qrels, Run, compare, evaluate
 from tqdm import tqdm
 
 from eval.peers import txtai_retrieve
@@ -95,6 +94,10 @@ def failures(suite: Suite, result: ConfigResult) -> list[Failure]:
 def measure(suite: Suite, results: list[ConfigResult], default: str) -> dict:
     """Metrics per configuration, paired t-test p-values against ``default``,
     latency percentiles, and abstention rates."""
+    # Imported here: ranx pulls in numba (~2 s), which every `docent` command
+    # would otherwise pay for when the CLI builds its `eval` subcommand.
+    from ranx import Qrels, Run, compare, evaluate
+
     judged = {q.id: docs for q in suite.answerable for docs in [suite.qrels[q.id]]}
     qrels = Qrels.from_dict(judged)
     runs = []
