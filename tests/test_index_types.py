@@ -204,3 +204,32 @@ def test_date_masks_keep_undated_records_and_compare_whole_days(tmp_path):
     assert {ids[p] for p in np.flatnonzero(c.store.date_mask(None, "1950-05-14"))} == {"a", "b", "c"}
     assert c.store.date_mask("1950-05-15", "1950-12-31") is mask and not mask.flags.writeable
     c.close()
+
+
+def test_word_counts_settled_from_term_df_equal_the_capped_count(tmp_path):
+    ingest(tmp_path, many(60), HashingEncoder())
+    c = Collection.open(tmp_path)
+    exact = lambda words, cap: c.store._db.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM records_fts WHERE records_fts MATCH ? LIMIT ?)", (" OR ".join(f'"{w}"' for w in words), cap)).fetchone()[0]
+    for words, cap in ((["Berlin"], 40), (["Berlin"], 100), (["Item", "nowhere"], 45), (["Berlin question"], 40), (["nowhere"], 40)):
+        assert c.store.matching_count(words, cap) == exact(words, cap), (words, cap)
+    assert c.store.matching_count(["Berlin"], 40) == 40 and c.store.matching_count(["Berlin"], 100) == 60
+    c.close()
+
+
+def test_each_thread_reads_through_its_own_connection_and_close_closes_them_all(tmp_path):
+    import sqlite3
+    import threading
+
+    ingest(tmp_path, many(10), HashingEncoder())
+    c = Collection.open(tmp_path)
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append((c.store._db, c.store.count())))
+    worker.start()
+    worker.join()
+    assert seen[0][1] == 10 and seen[0][0] is not c.store._db
+    c.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        seen[0][0].execute("SELECT 1")
+    with pytest.raises(sqlite3.ProgrammingError):
+        c.store.count()
