@@ -14,23 +14,18 @@ from __future__ import annotations
 import numpy as np
 
 from embeddings.collection import Collection, Hit
-from embeddings.store import FTS_WEIGHTS, RecordStore
+from embeddings.store import RecordStore
 
 # Up to this many rows in range, the dense side scores each exactly (~0.4 µs
 # a row, when the rows are in memory); above, it runs a filtered search of the index.
 EXACT_IN_RANGE = 5_000
 
 
-def in_range(store: RecordStore, date_from: str | None, date_to: str | None) -> np.ndarray:
-    """A read-only boolean mask over positions: records overlapping [date_from, date_to], and undated ones."""
-    return store.date_mask(date_from, date_to)
-
-
 def dense_in_range(collection: Collection, query: np.ndarray, k: int, date_from: str | None, date_to: str | None) -> list[Hit]:
     """The ``k`` records in range most similar to ``query``, best first: exact
     while few records are in range, else a filtered search of the index
     (approximate like any search of that index, but without reading every in-range vector)."""
-    mask = in_range(collection.store, date_from, date_to)
+    mask = collection.store.date_mask(date_from, date_to)
     positions = np.flatnonzero(mask)
     if len(positions) <= EXACT_IN_RANGE:
         cosines = collection.cosines(query, positions)
@@ -48,18 +43,14 @@ def lexical_with_range(store: RecordStore, terms: list[str], k: int, date_from: 
     ranking and checking each row against the date mask."""
     if not terms:
         return [], []
-    mask = in_range(store, date_from, date_to)
-    rows = store._db.execute(
-        f"SELECT rowid, bm25(records_fts, {', '.join(map(str, FTS_WEIGHTS))}) AS score FROM records_fts WHERE records_fts MATCH ? ORDER BY score",
-        (store.match_expression(terms),),
-    )
+    mask = store.date_mask(date_from, date_to)
     overall: list[tuple[int, float]] = []
     within: list[tuple[int, float]] = []
-    for pos, score in rows:
+    for pos, score in store.ranked(terms):
         if len(overall) < k:
-            overall.append((pos, -score))
+            overall.append((pos, score))
         if len(within) < k and pos < len(mask) and mask[pos]:
-            within.append((pos, -score))
+            within.append((pos, score))
         if len(overall) == k and len(within) == k:
             break
     return overall, within

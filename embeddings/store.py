@@ -179,15 +179,17 @@ class RecordStore:
 
     def lexical(self, terms: list[str], k: int) -> list[tuple[int, float]]:
         """BM25 over title, summary and notes; any term may match. Best first, scores positive."""
-        if not terms:
-            return []
-        match = self.match_expression(terms)
+        return list(self.ranked(terms, k)) if terms else []
+
+    def ranked(self, terms: list[str], limit: int = -1) -> Iterator[tuple[int, float]]:
+        """(position, BM25 score) of every record matching any of ``terms``,
+        best first, up to ``limit`` (-1: all), read lazily."""
         rows = self._db.execute(
             f"SELECT rowid, bm25(records_fts, {', '.join(map(str, FTS_WEIGHTS))}) AS score "
             "FROM records_fts WHERE records_fts MATCH ? ORDER BY score LIMIT ?",
-            (match, k),
+            (self.match_expression(terms), limit),
         )
-        return [(pos, -score) for pos, score in rows]
+        return ((pos, -score) for pos, score in rows)
 
     def matching_count(self, words: list[str], cap: int) -> int:
         """How many records contain any of ``words`` (each word or phrase as

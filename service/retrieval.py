@@ -99,7 +99,8 @@ class Retriever:
 
     def retrieve(self, interpretation: Interpretation, k: int, mode: str = "hybrid", *, strict_dates: bool = False) -> list[Candidate]:
         """Best ``k`` candidates. ``mode`` "dense" or "lexical" runs one side
-        alone (the baselines the evaluation compares against)."""
+        alone (the baselines the evaluation compares against); "rrf" fuses
+        the two by reciprocal rank instead of the second-stage score."""
         depth = max(k, POOL)
         date_from, date_to = interpretation.date_from, interpretation.date_to
         pending = self.pool.submit(self._lexical_side, interpretation, depth, mode) if self.pool is not None and mode != "dense" else None
