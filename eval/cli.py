@@ -10,6 +10,7 @@ from pathlib import Path
 
 from corpus.errors import InvalidInputError
 from corpus.loaders import load_files
+from eval.abstention import two_fold, two_fold_text
 from eval.report import check, failures_text, load_thresholds, provenance, table, write_reports
 from eval.retrieval import CONFIGS, DEFAULT_CONFIG, DEFAULT_CONFIGS, failures, measure, run_config
 from eval.suite import Suite, load_suite
@@ -27,6 +28,7 @@ def add_parser(sub, common: argparse.ArgumentParser, run) -> None:
     p.add_argument("--config", action="append", choices=sorted(CONFIGS), help=f"configuration(s) to run (default: {', '.join(DEFAULT_CONFIGS)}; '{DEFAULT_CONFIG}' is the service's; 'txtai' needs the [compare] extra)")
     p.add_argument("--show-failures", action="store_true", help="list answerable questions whose answer is not in the top 10")
     p.add_argument("--report", type=Path, metavar="DIR", help="write report.json and report.md there")
+    p.add_argument("--two-fold", action="store_true", help="calibrate min_support on each half of the questions and measure abstention on the other")
     p.add_argument("--check", action="store_true", help="exit 1 if a figure falls below eval/thresholds.toml")
     p.add_argument("--thresholds", type=Path, default=THRESHOLDS)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -69,6 +71,9 @@ def cmd_eval(args: argparse.Namespace, settings) -> int:
     print(f"suite {suite.path} ({suite.split}): {len(suite.answerable)} answerable, {len(suite.unanswerable)} unanswerable questions; "
           f"{about['records']:,} records, model {about['model']}")
     print(table(figures, default))
+    if args.two_fold:
+        print()
+        print(two_fold_text(two_fold(suite, next(r for r in results if r.name == default), settings)))
     if args.show_failures:
         print()
         print(failures_text(found))

@@ -32,9 +32,9 @@ def table(figures: dict[str, dict], default: str) -> str:
         rows.append(cells)
     lines = ["| " + " | ".join(r) + " |" for r in rows]
     lines.append(f"\n`*` = differs from `{default}` with p < 0.05 (paired t-test, ranx).")
-    calibrated = figures.get(default, {}).get("abstention", {}).get("calibrated_min_score")
+    calibrated = figures.get(default, {}).get("abstention", {}).get("calibrated_min_support")
     if calibrated is not None:
-        lines.append(f"Calibrated min_score for `{default}` (most abstentions with ≤ 5 % false abstentions): {calibrated}")
+        lines.append(f"Calibrated min_support for `{default}` (most abstentions, then fewest false, ≤ 5 % false; eval.abstention): {calibrated}")
     return "\n".join(lines)
 
 
@@ -70,7 +70,7 @@ def provenance(manifest: dict, suite_path: Path, split: str, configs: list[str],
         "model": manifest["model"],
         "configs": configs,
         "default_config": default,
-        "settings": {"min_score": settings.min_score, "default_k": settings.default_k},
+        "settings": {"min_score": settings.min_score, "min_support": settings.min_support, "default_k": settings.default_k},
         "versions": versions,
     }
 

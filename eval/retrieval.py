@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from eval.abstention import calibrate
 from eval.peers import txtai_retrieve
 from eval.suite import Suite
-from service.engine import ASK_CANDIDATES, Docent, relevance, select_sources
+from service.engine import ASK_CANDIDATES, Docent, answer_sources
+from service.interpret import Interpretation
 from service.retrieval import MODES, Candidate
 
 METRICS = ["ndcg@10", "recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "map", "hit_rate@5-l2"]
@@ -41,7 +43,10 @@ class ConfigResult:
     latencies_ms: list[float]
     abstained: dict[str, bool]
     ranked: dict[str, list[Candidate]] = field(repr=False, default_factory=dict)
-    relevance: dict[str, float] = field(default_factory=dict)
+    # The support each question's abstention was decided on (service.abstention),
+    # and the question as read: for the default configuration only, the one /ask uses.
+    support: dict[str, float] = field(default_factory=dict)
+    readings: dict[str, Interpretation] = field(repr=False, default_factory=dict)
 
     def latency(self, q: float) -> float:
         values = sorted(self.latencies_ms)
@@ -61,9 +66,12 @@ def run_config(docent: Docent, suite: Suite, name: str, progress: bool = True) -
         candidates = retrieve(docent, query.text, depth)
         result.latencies_ms.append((time.perf_counter() - started) * 1000)
         result.ranked[query.id] = candidates
-        if name in MODES:
-            result.abstained[query.id] = not select_sources(candidates, docent.settings.default_k, docent.settings.min_score)
-            result.relevance[query.id] = relevance(candidates) or 0.0
+        if name == DEFAULT_CONFIG:
+            # The decision /ask makes; its threshold is on this mode's score scale.
+            reading = result.readings[query.id] = docent.interpret(query.text)
+            found, cited = answer_sources(candidates, reading, docent.settings.default_k, docent.settings)
+            result.abstained[query.id] = not cited
+            result.support[query.id] = found.score or 0.0
         # ranx ranks by score; scores from reciprocal rank so ties cannot reorder the list.
         result.run[query.id] = {c.record.id: float(DEPTH - i) for i, c in enumerate(candidates[:DEPTH])}
     return result
@@ -120,10 +128,10 @@ def measure(suite: Suite, results: list[ConfigResult], default: str) -> dict:
                 "unanswerable": len(unanswerable),
                 "abstention_rate": _rate(result.abstained, unanswerable),
                 "false_abstention_rate": _rate(result.abstained, answerable),
-                "calibrated_min_score": calibrate(
-                    [result.relevance[i] for i in answerable], [result.relevance[i] for i in unanswerable]
+                "calibrated_min_support": calibrate(
+                    [result.support[i] for i in answerable], [result.support[i] for i in unanswerable]
                 )
-                if result.relevance
+                if result.support
                 else None,
             },
         }
@@ -139,20 +147,3 @@ def measure(suite: Suite, results: list[ConfigResult], default: str) -> dict:
 
 def _rate(flags: dict[str, bool], ids: list[str]) -> float | None:
     return round(sum(flags[i] for i in ids) / len(ids), 4) if ids and flags else None
-
-
-# The most answerable questions a calibrated threshold may turn away.
-MAX_FALSE_ABSTENTION = 0.05
-
-
-def calibrate(answerable: list[float], unanswerable: list[float], max_false: float = MAX_FALSE_ABSTENTION) -> float | None:
-    """The relevance threshold that abstains on the most unanswerable questions
-    while abstaining on at most ``max_false`` of the answerable ones. Placed
-    halfway between neighbouring scores, so it does not sit on a measured one."""
-    if not answerable or not unanswerable:
-        return None
-    ordered = sorted(answerable)
-    allowed = int(max_false * len(ordered))  # answerable questions we may lose
-    ceiling = ordered[allowed]  # the threshold must not exceed this score
-    below = [s for s in (*ordered, *unanswerable) if s < ceiling]
-    return round((max(below, default=0.0) + ceiling) / 2, 4)

@@ -75,8 +75,21 @@ def compose_abstention(question: str, searched) -> str:
     scope = f"all {searched.records:,} records{span}"
     if searched.date_from or searched.date_to:
         scope += f", looking for records dated {searched.date_from or 'any time'} to {searched.date_to or 'any time'} (and the {searched.undated:,} undated ones)"
-    closest = f" The closest record scored {searched.best_score:.2f}, below the relevance threshold of {searched.min_score:.2f}." if searched.best_score is not None else ""
     return (
-        f"The collection holds nothing relevant enough to answer this question. I searched {scope}.{closest} "
+        f"The collection holds nothing relevant enough to answer this question. I searched {scope}.{_why(searched)} "
         "This means the answer is not in this collection, not that no such document exists."
     )
+
+
+def _why(searched) -> str:
+    """Which of the two tests failed (service.engine.answer_sources): the
+    support of the best records, or the cosine floor for citing one."""
+    if searched.support is not None and searched.min_support is not None and searched.support < searched.min_support:
+        return (
+            f" The best match scored {searched.support:.2f}, below the {searched.min_support:.2f} needed to answer"
+            " (the score counts a record's similarity to the question, the question's words it contains,"
+            " and whether its date fits the dates the question names)."
+        )
+    if searched.best_score is not None:
+        return f" The closest record scored {searched.best_score:.2f}, below the relevance threshold of {searched.min_score:.2f} for citing it."
+    return ""

@@ -28,6 +28,7 @@ from corpus.model import Record
 from embeddings.collection import Collection, current_generation
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.ingest import ingest
+from service import abstention
 from service.answer import chronological, compose, compose_abstention
 from service.schemas import (
     AnswerCaveat,
@@ -87,16 +88,16 @@ def answer_caveats(sources: list[Source]) -> list[AnswerCaveat]:
 NEAR_DUPLICATE = 0.98
 
 
-# The abstention decision looks at this many candidates from the top.
-ABSTAIN_DEPTH = 10
+# The best cosine reported to the reader is looked for this far down.
+RELEVANCE_DEPTH = 10
 
 
 def relevance(candidates: list[Candidate]) -> float | None:
-    """How well the collection answers the question: the best cosine similarity
-    among the top candidates whose date fits the question's dates (undated
-    records count). A record from another period does not answer a question
-    about May 1950, however close its wording."""
-    fitting = [c.cosine for c in candidates[:ABSTAIN_DEPTH] if c.date_fit != "outside"]
+    """The best cosine similarity among the top candidates whose date fits the
+    question's dates (undated records count), reported in ``searched`` beside
+    the citing floor ``min_score``. Whether to abstain is decided by
+    ``service.abstention``."""
+    fitting = [c.cosine for c in candidates[:RELEVANCE_DEPTH] if c.date_fit != "outside"]
     return max(fitting, default=None)
 
 
@@ -123,15 +124,23 @@ def side(record: Record) -> str | None:
     return " ".join(match.group("sender").lower().split()) if match else None
 
 
+def answer_sources(candidates: list[Candidate], reading: Interpretation, k: int, settings: Settings, vectors=None) -> tuple[abstention.Support, list[Candidate]]:
+    """What /ask cites, and the support it was decided on: nothing when the
+    collection does not support an answer (``service.abstention``, threshold
+    ``min_support``), else ``select_sources`` — which is also nothing when no
+    record reaches the cosine floor ``min_score``. The evaluation measures
+    this same decision."""
+    found = abstention.support(candidates, reading)
+    if abstention.abstains(found, settings.min_support):
+        return found, []
+    return found, select_sources(candidates, k, settings.min_score, vectors)
+
+
 def select_sources(candidates: list[Candidate], k: int, min_score: float, vectors=None) -> list[Candidate]:
-    """The candidates /ask cites: none when the relevance is below ``min_score``
-    (the answer abstains), else the best ``k`` that reach it, near-duplicates
-    collapsed, and among equally relevant ones (scores within ``TIED``) a
-    record from a side not yet cited before a second one from the same side.
-    The evaluation uses this same decision."""
-    score = relevance(candidates)
-    if score is None or score < min_score:
-        return []
+    """The candidates worth citing: the best ``k`` whose cosine reaches
+    ``min_score`` (none may), near-duplicates collapsed, and among equally
+    relevant ones (scores within ``TIED``) a record from a side not yet
+    cited before a second one from the same side."""
     remaining = [c for c in candidates if c.cosine >= min_score]
     # Gathered once: the pairwise checks below would otherwise read two
     # memory-mapped rows each, ~600 times an answer.
@@ -278,17 +287,16 @@ class Docent:
         reading = self.interpret(question, request.date_from, request.date_to, previous)
         retriever = self.retriever
         hits = retriever.retrieve(reading, max(k, ASK_CANDIDATES), strict_dates=reading.date_source == "request")
-        best = relevance(hits)
-        cited = select_sources(hits, k, self.settings.min_score, retriever.collection.vectors())
-        response = self._answer(question, cited, best, reading, retriever.collection)
+        found, cited = answer_sources(hits, reading, k, self.settings, retriever.collection.vectors())
+        response = self._answer(question, cited, (relevance(hits), found.score), reading, retriever.collection)
         if self.conversations is not None:
             conversation_id = request.conversation_id or self.conversations.create(title=question)
             response.conversation_id = conversation_id
             self.conversations.append(conversation_id, question, reading, response)
         return response
 
-    def _answer(self, question: str, cited: list[Candidate], best: float | None, reading: Interpretation, collection: Collection) -> AskResponse:
-        searched = self._searched(best, reading, collection)
+    def _answer(self, question: str, cited: list[Candidate], scores: tuple[float | None, float | None], reading: Interpretation, collection: Collection) -> AskResponse:
+        searched = self._searched(scores, reading, collection)
         if not cited:
             answer = compose_abstention(question, searched)
             return AskResponse(question=question, answer=answer, sources=[], caveats=[], abstained=True, searched=searched, interpretation=reading)
@@ -306,7 +314,9 @@ class Docent:
             interpretation=reading,
         )
 
-    def _searched(self, best: float | None, reading: Interpretation, collection: Collection) -> Searched:
+    def _searched(self, scores: tuple[float | None, float | None], reading: Interpretation, collection: Collection) -> Searched:
+        """``scores``: the best cosine in the question's period and the support."""
+        best, support = scores
         span = collection.manifest.get("date_span") or [None, None]
         return Searched(
             records=collection.count,
@@ -317,6 +327,8 @@ class Docent:
             date_to=reading.date_to,
             best_score=None if best is None else round(best, 4),
             min_score=self.settings.min_score,
+            support=None if support is None else round(support, 4),
+            min_support=self.settings.min_support,
         )
 
     def record(self, record_id: str) -> RecordDetail:

@@ -73,6 +73,9 @@ class Searched(msgspec.Struct, kw_only=True):
     date_to: str | None = None
     best_score: float | None
     min_score: float
+    # How well the best candidates support an answer (service.abstention); below min_support the answer abstains.
+    support: float | None = None
+    min_support: float | None = None
 
 
 class AnswerCaveat(msgspec.Struct, kw_only=True):

@@ -50,6 +50,11 @@ class Settings:
     # no candidate reaches it the answer abstains. See docs/retrieval.md for how
     # the default was chosen on the dev suite.
     min_score: float = 0.53
+    # The support (best second-stage score of the top candidates, scaled by how
+    # each fits the period the question names; service.abstention) below which
+    # the answer abstains. On the fused score's scale, so it depends on the model
+    # and the scoring weights: calibrated by `docent eval` (docs/retrieval.md).
+    min_support: float = 1.92
     # Admin endpoints (ingest, re-index, delete) are off unless this is set.
     admin_api_key: str = ""
     # Questions (/ask, /search) per client address per minute; 0 = no limit.

@@ -30,9 +30,11 @@ def need_shared() -> None:
 
 @pytest.fixture
 def hashing_settings(tmp_path: Path) -> Settings:
-    # Hashed bag-of-words cosines run lower than a sentence model's; the
-    # threshold is per model, as it is per deployment.
-    return Settings.load(env={}, data_dir=tmp_path / "data", model="hashing", sample_when_empty=False, min_score=0.15)
+    # Hashed bag-of-words cosines, and so the fused scores abstention uses,
+    # run lower than a sentence model's; the thresholds are per model, as they
+    # are per deployment (1.5 lies between the sample suite's unanswerable
+    # questions, 0.83–0.91, and its answerable ones, 1.72–2.21; nonsense scores ~1.3).
+    return Settings.load(env={}, data_dir=tmp_path / "data", model="hashing", sample_when_empty=False, min_score=0.15, min_support=1.5)
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def tiny_index(hashing_settings: Settings) -> Settings:
 @pytest.fixture
 def sample_settings(tmp_path: Path) -> Settings:
     """The bundled sample corpus, built on first use as `docent serve` does."""
-    return Settings.load(env={}, data_dir=tmp_path / "sample-data", model="hashing", min_score=0.15)
+    return Settings.load(env={}, data_dir=tmp_path / "sample-data", model="hashing", min_score=0.15, min_support=1.5)
 
 
 @pytest.fixture(scope="session")

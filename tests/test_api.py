@@ -56,7 +56,9 @@ def test_abstains_plainly_when_nothing_is_relevant(client):
     assert body["abstained"] is True and body["sources"] == []
     assert "holds nothing relevant" in body["answer"] and "8 records" in body["answer"]
     assert body["searched"] == {"records": 8, "earliest": "1946-02-22", "latest": "1957-10-31", "undated": 1, "date_from": None, "date_to": None,
-                                "best_score": body["searched"]["best_score"], "min_score": 0.15}
+                                "best_score": body["searched"]["best_score"], "min_score": 0.15,
+                                "support": body["searched"]["support"], "min_support": 1.5}
+    assert body["searched"]["support"] < 1.5 and "below the 1.50 needed to answer" in body["answer"]
 
 
 def test_search_ranks_records(client):

@@ -53,7 +53,7 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(data_dir):
-    with running_server(data_dir, env={"DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15"}) as base:
+    with running_server(data_dir, env={"DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15", "DOCENT_MIN_SUPPORT": "1.5"}) as base:
         yield base
 
 
@@ -136,6 +136,7 @@ def test_answer_shows_citations_caveat_badges_and_interpretation(server, page):
     details.locator("summary").click()
     assert "Searched for" in details.inner_text()
     assert "1950-05-01 to 1950-05-31, from the question" in details.inner_text()
+    assert "(answers from 1.50;" in details.inner_text(), "the support abstention was decided on"
     # Everything came from this server: no CDN, fonts or scripts from elsewhere.
     assert page.requests and all(url.startswith(server) for url in page.requests)
     details.locator("summary").click()

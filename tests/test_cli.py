@@ -14,7 +14,7 @@ DOCENT = [sys.executable, "-m", "service.cli"]
 
 
 def run(*args, data_dir, env=None, check=True):
-    full_env = {**os.environ, "DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15", "DOCENT_DATA_DIR": str(data_dir), **(env or {})}
+    full_env = {**os.environ, "DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15", "DOCENT_MIN_SUPPORT": "1.5", "DOCENT_DATA_DIR": str(data_dir), **(env or {})}
     result = subprocess.run([*DOCENT, *args], capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=120)
     if check:
         assert result.returncode == 0, result.stderr

@@ -10,7 +10,8 @@ import pytest
 
 from corpus.errors import InvalidInputError
 from eval.report import check
-from eval.retrieval import ConfigResult, calibrate, measure
+from eval.abstention import calibrate
+from eval.retrieval import ConfigResult, measure
 from eval.suite import load_suite, read_trec_run, write_trec_run
 from tests.conftest import FIXTURES, ROOT, TINY
 
@@ -46,21 +47,30 @@ def test_abstention_rates_and_significance():
     good = {"q1": {"t-long-telegram": 1.0}, "q2": {"t-pishevari": 1.0}, "q3": {"t-filippov-may": 1.0}}
     bad = {"q1": {"x": 1.0}, "q2": {"y": 1.0}, "q3": {"z": 1.0}}
     figures = measure(suite, [result("good", good), result("bad", bad, {"q1": True, "q2": False, "q3": False, "q4": False})], "good")
-    assert figures["good"]["abstention"] == {"unanswerable": 1, "abstention_rate": 1.0, "false_abstention_rate": 0.0, "calibrated_min_score": None}
+    assert figures["good"]["abstention"] == {"unanswerable": 1, "abstention_rate": 1.0, "false_abstention_rate": 0.0, "calibrated_min_support": None}
     assert figures["bad"]["abstention"]["abstention_rate"] == 0.0
     assert figures["bad"]["abstention"]["false_abstention_rate"] == pytest.approx(1 / 3, abs=1e-4)
     assert "p_value_vs_default" in figures["bad"] and "p_value_vs_default" not in figures["good"]
 
 
 def test_calibration_abstains_most_within_the_false_abstention_budget():
-    answerable = [0.40 + i / 100 for i in range(40)]  # 0.40 .. 0.79
-    unanswerable = [0.20, 0.30, 0.41, 0.45, 0.60]
-    # 5 % of 40 = 2 answerable questions may be lost: the threshold sits just below the third-lowest (0.42).
+    answerable = [round(0.40 + i / 100, 2) for i in range(40)]  # 0.40 .. 0.79
+    unanswerable = [0.20, 0.30, 0.415, 0.45, 0.60]
+    # 5 % of 40 = 2 answerable questions may be lost; losing 0.40 and 0.41 buys
+    # the abstention on 0.415, and the threshold sits midway to the next score.
     threshold = calibrate(answerable, unanswerable)
-    assert threshold == pytest.approx((0.41 + 0.42) / 2)
-    assert sum(a < threshold for a in answerable) <= 2
+    assert threshold == pytest.approx((0.415 + 0.42) / 2)
+    assert sum(a < threshold for a in answerable) == 2
     assert sum(u < threshold for u in unanswerable) == 3
     assert calibrate(answerable, []) is None
+
+
+def test_calibration_spends_no_false_abstentions_that_buy_nothing():
+    answerable = [0.50, 0.52, 0.55, 0.60] + [0.7] * 36
+    unanswerable = [0.20, 0.30]
+    # Two answerable questions could be lost, but abstaining on both
+    # unanswerable ones needs none of them: the threshold is mid-gap.
+    assert calibrate(answerable, unanswerable) == pytest.approx(0.40)
 
 
 def test_gate_flags_figures_below_minimum():
@@ -100,7 +110,7 @@ def test_trec_run_roundtrip(tmp_path):
 
 
 def run_cli(*args, tmp_path):
-    env = {**os.environ, "DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15", "XDG_CACHE_HOME": str(tmp_path / "cache"), "DOCENT_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15", "DOCENT_MIN_SUPPORT": "1.5", "XDG_CACHE_HOME": str(tmp_path / "cache"), "DOCENT_DATA_DIR": str(tmp_path / "data")}
     return subprocess.run([sys.executable, "-m", "service.cli", "eval", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
 

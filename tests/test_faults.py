@@ -20,7 +20,7 @@ from service.settings import Settings
 from tests.conftest import ROOT, TINY
 from tests.server import running_server
 
-ENV = {"DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15", "DOCENT_RATE_LIMIT_PER_MINUTE": "0"}
+ENV = {"DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15", "DOCENT_MIN_SUPPORT": "1.5", "DOCENT_RATE_LIMIT_PER_MINUTE": "0"}
 QUESTIONS = ["Kennan telegram on Soviet conduct", "Stalin letter to Pishevari about Iran", "Filippov telegram to Mao on Korea"]
 
 

@@ -100,7 +100,7 @@ def test_every_registered_loader_is_fuzzed():
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("fuzz") / "data"
-    with running_server(data_dir, env={"DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15"}) as base:
+    with running_server(data_dir, env={"DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15", "DOCENT_MIN_SUPPORT": "1.5"}) as base:
         yield schemathesis.openapi.from_url(f"{base}/schema/openapi.json")
 
 

@@ -11,7 +11,7 @@ from tests.conftest import TINY
 
 
 def client_for(tiny_index, **overrides):
-    settings = Settings.load(env={}, data_dir=tiny_index.data_dir, model="hashing", sample_when_empty=False, min_score=0.15, **overrides)
+    settings = Settings.load(env={}, data_dir=tiny_index.data_dir, model="hashing", sample_when_empty=False, min_score=0.15, min_support=1.5, **overrides)
     return TestClient(app=create_app(settings))
 
 

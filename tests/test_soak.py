@@ -51,7 +51,7 @@ async def hammer(base: str, total: int, on_progress) -> tuple[list[float], list[
 
 
 def test_ten_thousand_questions_at_concurrency_32(tmp_path):
-    env = {"DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15", "DOCENT_RATE_LIMIT_PER_MINUTE": "0"}
+    env = {"DOCENT_MODEL": "hashing", "DOCENT_MIN_SCORE": "0.15", "DOCENT_MIN_SUPPORT": "1.5", "DOCENT_RATE_LIMIT_PER_MINUTE": "0"}
     readings: dict[str, int] = {}
     with running_server(tmp_path / "data", env=env) as base:
 

@@ -78,6 +78,10 @@ function renderInterpretation(dl, data) {
     (searched.undated ? ", " + searched.undated + " undated" : ""));
   row("Best match", (searched.best_score == null ? "no candidate" : searched.best_score.toFixed(2)) +
     " (records below " + Number(searched.min_score).toFixed(2) + " are not cited)");
+  if (searched.support != null && searched.min_support != null) {
+    row("Support", searched.support.toFixed(2) + " (answers from " + Number(searched.min_support).toFixed(2) +
+      "; counts the question's words found and whether dates fit)");
+  }
 }
 
 function thumbs(turnN, recordId, what) {
