@@ -75,7 +75,8 @@ def _pooling_dir(path: Path) -> Path:
     """The Pooling module's directory, if modules.json is Transformer (at the
     root), Pooling, and optionally Normalize, with no per-module kwargs."""
     modules = _json(path / "modules.json")
-    types = [m.get("type") for m in modules] if isinstance(modules, list) else None
+    listed = isinstance(modules, list) and all(isinstance(m, dict) for m in modules)
+    types = [m.get("type") for m in modules] if listed else None
     if (
         types is None or len(types) not in (2, 3)
         or types[0] not in TRANSFORMER_TYPES or types[1] not in POOLING_TYPES

@@ -84,6 +84,7 @@ def test_supported_variants_are_read_from_the_config_files(tmp_path, overrides, 
         {"modules.json": [TRANSFORMER, POOLING, {**NORMALIZE, "type": "sentence_transformers.models.Dense"}]},
         {"modules.json": [TRANSFORMER, {**POOLING, "kwargs": {"task": "query"}}]},
         {"modules.json": None},
+        {"modules.json": ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling"]},
         {"1_Pooling/config.json": {**MEAN, "pooling_mode_mean_tokens": False, "pooling_mode_weightedmean_tokens": True}},
         {"1_Pooling/config.json": {**MEAN, "pooling_mode_max_tokens": True}},  # two modes, concatenated
         {"1_Pooling/config.json": {"embedding_dimension": 384, "pooling_mode": "lasttoken"}},
