@@ -16,6 +16,8 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 def fold(text: str) -> str:
     """Lower-case and strip diacritics: "Gomułka" -> "gomulka"."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.replace("ł", "l").replace("Ł", "L"))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
@@ -29,6 +31,25 @@ def terms(text: str) -> list[str]:
     return list(seen)
 
 
+# A five-letter prefix is a crude stem that needs no language data:
+# "negotiations" ~ "negotiate", "Korean" ~ "Korea".
+STEM = 5
+
+
+def prefix_stems(text: str) -> frozenset[str]:
+    """Every word's stem, stopwords kept: what the hybrid rerank matches on."""
+    # Most catalogue text is ASCII, and folding it character by character
+    # costs several times the rest of this function.
+    return frozenset(w[:STEM] for w in _WORD.findall(text.lower() if text.isascii() else fold(text)))
+
+
+def record_words(title: str, summary: str, notes: list[str]) -> frozenset[str]:
+    """The stems of a record's searchable text; computed once at ingest and
+    stored with the record (embeddings.store), because at ~40 µs a record
+    computing them for a few hundred candidates per question would cost more
+    than the rest of the second stage."""
+    return prefix_stems(f"{title} {summary} {' '.join(notes)}")
+
+
 def stems(text: str) -> set[str]:
-    # A five-letter prefix is a crude stem that needs no language data: "negotiations" ~ "negotiate".
-    return {w[:5] for w in terms(text)}
+    return {w[:STEM] for w in terms(text)}

@@ -35,9 +35,11 @@ from embeddings.integrity import damaged, file_digest
 from embeddings.store import RecordStore
 from embeddings.vectors import LEGACY, matrix, open_chunk
 
-FORMAT_VERSION = 2
-# Format 1 (one vectors.npy, no removals) is still read, so an ingest can upgrade it.
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 3
+# Format 1 (one vectors.npy, no removals) is still read, so an ingest can
+# upgrade it; format 2 lacks the store's words column (embeddings.store),
+# which the reader then computes and the next ingest adds.
+READABLE_FORMATS = (1, 2, 3)
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 STORE = "records.sqlite"
@@ -101,7 +103,7 @@ def read_manifest(generation: Path, data_dir: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         manifest["files"].items()
         int(manifest["record_count"])
-        if manifest.get("format_version") == FORMAT_VERSION:
+        if manifest.get("format_version") != 1:
             int(manifest["rows"]), int(manifest["index_rows"]), [(c["file"], int(c["rows"])) for c in manifest["vector_chunks"]]
     except FileNotFoundError:
         raise IndexCorruptError(f"{path}: missing; {data_dir / CURRENT} points at an incomplete generation") from None

@@ -24,7 +24,7 @@ import numpy as np
 from corpus.errors import DocentError
 from corpus.model import Record
 from embeddings import indexes
-from embeddings.collection import Collection, current_generation
+from embeddings.collection import FORMAT_VERSION, Collection, current_generation
 from embeddings.encoder import Encoder
 from embeddings.generation import Change, Spec, remove_old_generations, write_full, write_incremental
 
@@ -187,7 +187,7 @@ def _commit(data_dir: Path, existing: Collection | None, change: Change, spec: S
         if existing.manifest["format_version"] == 1 or dead > COMPACT_FRACTION * rows:
             records, vectors = _compacted(existing, change)
             report.generation, report.mode = write_full(data_dir, records, vectors, spec), "rebuilt"
-        elif change.empty() and kind == indexes.kind_of(existing.index):
+        elif change.empty() and kind == indexes.kind_of(existing.index) and existing.manifest["format_version"] == FORMAT_VERSION:
             report.generation, report.mode = existing.path.name, "unchanged"
         else:
             report.generation, report.mode = write_incremental(data_dir, existing, change, spec), "incremental"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from embeddings.collection import Collection, Hit
-from embeddings.store import RecordStore
+from embeddings.store import RecordStore, day_number
 
 # Up to this many rows in range, the dense side scores each exactly (~0.4 µs
 # a row, when the rows are in memory); above, it runs a filtered search of the index.
@@ -56,17 +56,22 @@ def lexical_with_range(store: RecordStore, terms: list[str], k: int, date_from: 
     return overall, within
 
 
-def dates_for(store: RecordStore, positions: list[int]) -> dict[int, tuple[str | None, str | None]]:
-    """Each position's earliest and latest ISO date (None, None when undated),
-    read from the store's date arrays rather than a query per candidate pool."""
+def date_fits(store: RecordStore, positions: list[int], date_from: str | None, date_to: str | None) -> list[str | None]:
+    """How each position's interval fits [date_from, date_to] (either open):
+    "within", "partial" (overlapping), "outside", "undated", or None for a
+    position that holds no record; compared on the store's day arrays."""
     earliest, latest, present = store.date_arrays()
-    found: dict[int, tuple[str | None, str | None]] = {}
-    for pos in positions:
-        if pos < len(present) and present[pos]:
-            first, last = int(earliest[pos]), int(latest[pos])
-            found[pos] = (_iso(first), _iso(last)) if first else (None, None)
-    return found
-
-
-def _iso(day: int) -> str:
-    return f"{day // 10000:04d}-{day // 100 % 100:02d}-{day % 100:02d}"
+    index = np.asarray(positions, dtype=np.int64)
+    known = index < len(present)
+    index = np.where(known, index, 0)
+    known &= present[index]
+    first, last = earliest[index], latest[index]
+    outside, within = np.zeros(len(index), dtype=bool), np.ones(len(index), dtype=bool)
+    if date_from:
+        outside |= last < day_number(date_from)
+        within &= first >= day_number(date_from)
+    if date_to:
+        outside |= first > day_number(date_to)
+        within &= last <= day_number(date_to)
+    fits = np.select([~known, first == 0, outside, within], ["", "undated", "outside", "within"], "partial")
+    return [fit or None for fit in fits.tolist()]

@@ -17,10 +17,13 @@ import msgspec
 import numpy as np
 
 from corpus.model import Record
-from corpus.text import fold
+from corpus.text import fold, record_words
 from embeddings.lexical import TERM_DF_SCHEMA, TOKENIZE, affordable, common_token, has_term_df
 
 SCHEMA = f"""
+-- words: the ids (stems table) of corpus.text.record_words, sorted int32;
+-- the second stage of hybrid retrieval reads them for a few hundred
+-- candidates per question and matches them in numpy.
 CREATE TABLE records (
     pos INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -28,8 +31,10 @@ CREATE TABLE records (
     text_hash TEXT NOT NULL,
     earliest TEXT,
     latest TEXT,
-    json TEXT NOT NULL
+    json TEXT NOT NULL,
+    words BLOB NOT NULL
 );
+CREATE TABLE stems (id INTEGER PRIMARY KEY, stem TEXT NOT NULL UNIQUE);
 -- An incremental ingest looks up stored vectors by the text they embed.
 CREATE INDEX records_text_hash ON records (text_hash);
 -- Date-restricted search reads this index instead of every row (embeddings.ranges).
@@ -47,6 +52,9 @@ FTS_WEIGHTS = (1.0, 1.0, 1.0)
 _decoder = msgspec.json.Decoder(Record)
 # Date masks kept per store (each is one byte per record: 1 MB at a million).
 MASKS_KEPT = 16
+# Reading the store through a memory map: a question reads a few hundred
+# rows scattered over the file, each otherwise a read() call into the page cache.
+MMAP_BYTES = 1 << 36
 
 
 def day_number(iso: str) -> int:
@@ -65,8 +73,42 @@ def _fts_row(pos: int, r: Record) -> tuple:
     return (pos, fold(r.title), fold(r.summary), fold(" ".join(r.notes)))
 
 
-def _row(pos: int, r: Record, text_hash: str) -> tuple:
-    return (pos, r.id, r.content_hash, text_hash, r.earliest, r.latest, msgspec.json.encode(r).decode())
+class Vocabulary:
+    """Stem → id for the words column. Ids are only ever appended, and a new
+    generation's store is a copy of the previous one, so they stay valid."""
+
+    def __init__(self, ids: dict[str, int]) -> None:
+        self.ids = ids
+        self._new: list[tuple[int, str]] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def read(cls, connection: sqlite3.Connection) -> Vocabulary:
+        return cls(dict(connection.execute("SELECT stem, id FROM stems")))
+
+    def encode(self, stems: Iterable[str]) -> np.ndarray:
+        with self._lock:
+            ids = []
+            for stem in stems:
+                found = self.ids.get(stem)
+                if found is None:
+                    found = self.ids[stem] = len(self.ids)
+                    self._new.append((found, stem))
+                ids.append(found)
+        return np.sort(np.array(ids, dtype=np.int32))
+
+    def flush(self, connection: sqlite3.Connection) -> None:
+        connection.executemany("INSERT INTO stems (id, stem) VALUES (?, ?)", self._new)
+        self._new = []
+
+
+def _words(r: Record, vocabulary: Vocabulary) -> np.ndarray:
+    return vocabulary.encode(record_words(r.title, r.summary, r.notes))
+
+
+def _row(pos: int, r: Record, text_hash: str, vocabulary: Vocabulary) -> tuple:
+    words = _words(r, vocabulary).tobytes()
+    return (pos, r.id, r.content_hash, text_hash, r.earliest, r.latest, msgspec.json.encode(r).decode(), words)
 
 
 def _connect_for_writing(path: Path) -> sqlite3.Connection:
@@ -83,10 +125,12 @@ def write_store(path: Path, rows: Iterable[tuple[int, Record, str]]) -> None:
     connection = _connect_for_writing(path)
     try:
         connection.executescript(SCHEMA)
+        vocabulary = Vocabulary({})
         rows = iter(rows)
         while batch := list(itertools.islice(rows, 5000)):
-            connection.executemany(INSERT_RECORD, [_row(pos, r, th) for pos, r, th in batch])
+            connection.executemany(INSERT_RECORD, [_row(pos, r, th, vocabulary) for pos, r, th in batch])
             connection.executemany(INSERT_FTS, [_fts_row(pos, r) for pos, r, _ in batch])
+        vocabulary.flush(connection)
         connection.executescript(TERM_DF_SCHEMA)
         connection.commit()
     finally:
@@ -101,22 +145,42 @@ def update_store(path: Path, delete: list[int], update: list[tuple[int, Record, 
     rows at new positions."""
     connection = _connect_for_writing(path)
     try:
+        _add_words(connection)
+        vocabulary = Vocabulary.read(connection)
         updated = [pos for pos, _, _ in update]
         connection.executemany("DELETE FROM records WHERE pos = ?", [(pos,) for pos in delete])
         connection.executemany("DELETE FROM records_fts WHERE rowid = ?", [(pos,) for pos in delete + updated])
         connection.executemany(
-            "UPDATE records SET content_hash = ?, text_hash = ?, earliest = ?, latest = ?, json = ? WHERE pos = ?",
-            [(*_row(pos, r, th)[2:], pos) for pos, r, th in update],
+            "UPDATE records SET content_hash = ?, text_hash = ?, earliest = ?, latest = ?, json = ?, words = ? WHERE pos = ?",
+            [(*_row(pos, r, th, vocabulary)[2:], pos) for pos, r, th in update],
         )
-        connection.executemany(INSERT_RECORD, [_row(pos, r, th) for pos, r, th in insert])
+        connection.executemany(INSERT_RECORD, [_row(pos, r, th, vocabulary) for pos, r, th in insert])
         connection.executemany(INSERT_FTS, [_fts_row(pos, r) for pos, r, _ in update + insert])
+        vocabulary.flush(connection)
         connection.executescript(TERM_DF_SCHEMA)
         connection.commit()
     finally:
         connection.close()
 
 
-INSERT_RECORD = "INSERT INTO records (pos, id, content_hash, text_hash, earliest, latest, json) VALUES (?, ?, ?, ?, ?, ?, ?)"
+def _has_words(connection: sqlite3.Connection) -> bool:
+    return any(row[1] == "words" for row in connection.execute("PRAGMA table_info(records)"))
+
+
+def _add_words(connection: sqlite3.Connection) -> None:
+    """Give a store from before the words column one (index format 2)."""
+    if _has_words(connection):
+        return
+    connection.execute("ALTER TABLE records ADD COLUMN words BLOB NOT NULL DEFAULT x''")
+    connection.execute("DROP TABLE IF EXISTS stems")
+    connection.execute("CREATE TABLE stems (id INTEGER PRIMARY KEY, stem TEXT NOT NULL UNIQUE)")
+    vocabulary = Vocabulary({})
+    rows = connection.execute("SELECT pos, json FROM records").fetchall()
+    connection.executemany("UPDATE records SET words = ? WHERE pos = ?", [(_words(_decoder.decode(blob), vocabulary).tobytes(), pos) for pos, blob in rows])
+    vocabulary.flush(connection)
+
+
+INSERT_RECORD = "INSERT INTO records (pos, id, content_hash, text_hash, earliest, latest, json, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_FTS = "INSERT INTO records_fts (rowid, title, summary, notes) VALUES (?, ?, ?, ?)"
 
 
@@ -135,6 +199,10 @@ class RecordStore:
         self._connections_lock = threading.Lock()
         self._closed = False
         self._budgeted = has_term_df(self._db)
+        # Stores written before the words column (index format 2) compute
+        # the words of the records they read, numbered in memory.
+        self._has_words = _has_words(self._db)
+        self._vocabulary: Vocabulary | None = None if self._has_words else Vocabulary({})
         self._dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._dates_lock = threading.Lock()
         self._masks: OrderedDict[tuple[str | None, str | None], np.ndarray] = OrderedDict()
@@ -145,6 +213,7 @@ class RecordStore:
         if connection is None:
             # check_same_thread off only so that close() may close it from another thread.
             connection = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+            connection.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             with self._connections_lock:
                 if self._closed:
                     connection.close()
@@ -169,6 +238,24 @@ class RecordStore:
         marks = ",".join("?" * len(positions))
         rows = self._db.execute(f"SELECT pos, json FROM records WHERE pos IN ({marks})", positions)
         return {pos: _decoder.decode(blob) for pos, blob in rows}
+
+    def word_ids(self, positions: list[int]) -> dict[int, np.ndarray]:
+        """Each record's stems (corpus.text.record_words) as sorted ids, without decoding the record."""
+        if not positions:
+            return {}
+        if self._vocabulary is not None:
+            return {pos: _words(r, self._vocabulary) for pos, r in self.by_positions(positions).items()}
+        marks = ",".join("?" * len(positions))
+        rows = self._db.execute(f"SELECT pos, words FROM records WHERE pos IN ({marks})", positions)
+        return {pos: np.frombuffer(words, dtype=np.int32) for pos, words in rows}
+
+    def stem_ids(self, stems: Iterable[str]) -> np.ndarray:
+        """The ids of those of ``stems`` that some record has (the others match nothing)."""
+        stems = list(stems)
+        if self._vocabulary is not None:
+            return self._vocabulary.encode(stems)
+        marks = ",".join("?" * len(stems))
+        return np.array(sorted(i for (i,) in self._db.execute(f"SELECT id FROM stems WHERE stem IN ({marks})", stems)), dtype=np.int32)
 
     def match_expression(self, terms: list[str]) -> str:
         """The FTS5 query for ``terms``: any may match; in a large collection

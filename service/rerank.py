@@ -35,13 +35,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from functools import lru_cache
-
 import numpy as np
 
-from corpus.model import Record
-from corpus.text import fold, terms
+from corpus.text import STEM, fold, terms
 from embeddings.store import RecordStore
 from service.interpret import Interpretation
 
@@ -61,18 +57,7 @@ WEIGHT_WORDS = 0.7
 # Counting a word's documents stops here: a word this common weighs little
 # anyway, and the count must not cost a scan of a huge collection.
 DF_CAP = 2000
-# A five-letter prefix is the crude stem the answer composer also uses
-# (corpus.text.stems): "negotiations" ~ "negotiate", "Korean" ~ "Korea".
-STEM = 5
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-@lru_cache(maxsize=20_000)
-def _stems(text: str) -> frozenset[str]:
-    # Most catalogue text is ASCII, and folding it character by character
-    # would cost more than the rest of retrieval; the cache keeps the stems
-    # of the records that keep coming back for related questions.
-    return frozenset(w[:STEM] for w in _WORD.findall(text.lower() if text.isascii() else fold(text)))
 
 
 class Unit:
@@ -80,11 +65,12 @@ class Unit:
     ``words`` as searched (for counting the records that contain it),
     ``stems`` as matched against a record's text."""
 
-    __slots__ = ("words", "stems")
+    __slots__ = ("words", "stems", "ids")
 
     def __init__(self, words: set[str]) -> None:
         self.words = words
         self.stems = {w[:STEM] for w in words}
+        self.ids = np.zeros(0, dtype=np.int32)
 
 
 def query_units(interpretation: Interpretation) -> list[Unit]:
@@ -103,27 +89,45 @@ def query_units(interpretation: Interpretation) -> list[Unit]:
 
 def unit_weights(store: RecordStore, units: list[Unit], total: int) -> np.ndarray:
     """IDF of each unit, from the number of records the lexical index matches
-    for any of its words (BM25's own document frequency)."""
+    for any of its words (BM25's own document frequency); sets each unit's
+    stem ids on the way (RecordStore.stem_ids)."""
     weights = np.zeros(len(units))
     for i, unit in enumerate(units):
+        unit.ids = store.stem_ids(unit.stems)
         df = store.matching_count(sorted(unit.words), DF_CAP)
         weights[i] = math.log((total - df + 0.5) / (df + 0.5) + 1.0)
     return weights
 
 
-def words_of(record: Record) -> frozenset[str]:
-    """The stems of a record's title, summary and notes (cached)."""
-    return _stems(f"{record.title} {record.summary} {' '.join(record.notes)}")
+class PoolWords:
+    """The stem ids (RecordStore.word_ids) of a pool of records, flattened:
+    which records hold which stems is then a few numpy passes, not a set
+    operation per record and stem."""
+
+    def __init__(self, pool: list[np.ndarray]) -> None:
+        self.size = len(pool)
+        lengths = np.fromiter((len(ids) for ids in pool), dtype=np.int64, count=len(pool))
+        self.flat = np.concatenate(pool) if pool else np.zeros(0, dtype=np.int32)
+        self.owner = np.repeat(np.arange(len(pool)), lengths)
 
 
-def coverage(records: list[frozenset[str]], units: list[Unit], weights: np.ndarray) -> np.ndarray:
-    """Per record (its stems, ``words_of``), the IDF-weighted share of the
-    question's units found in its title, summary or notes (0 to 1)."""
+def coverage(pool: PoolWords, units: list[Unit], weights: np.ndarray) -> np.ndarray:
+    """Per pooled record, the IDF-weighted share of the question's units
+    found in its title, summary or notes (0 to 1)."""
     total = float(weights.sum())
-    if not units or total <= 0:
-        return np.zeros(len(records))
-    pairs = list(zip([u.stems for u in units], weights.tolist()))
-    return np.array([sum(w for stems, w in pairs if not stems.isdisjoint(found)) for found in records]) / total
+    wanted = np.unique(np.concatenate([unit.ids for unit in units])) if units else np.zeros(0, dtype=np.int32)
+    if total <= 0 or not len(wanted):
+        return np.zeros(pool.size)
+    # member[i, u]: the question's i-th stem belongs to unit u (two words of
+    # the question may share a stem, so a stem may belong to several units).
+    member = np.zeros((len(wanted), len(units)), dtype=np.int64)
+    for u, unit in enumerate(units):
+        member[np.searchsorted(wanted, unit.ids), u] = 1
+    at = np.minimum(np.searchsorted(wanted, pool.flat), len(wanted) - 1)
+    hit = wanted[at] == pool.flat
+    found = np.zeros((pool.size, len(units)), dtype=np.int64)
+    np.add.at(found, pool.owner[hit], member[at[hit]])
+    return (found > 0) @ weights / total
 
 
 def first_stage(cosine: np.ndarray, bm25: np.ndarray, cover: np.ndarray) -> np.ndarray:
@@ -142,17 +146,18 @@ def centroid(head: np.ndarray) -> np.ndarray | None:
     return mean / norm if norm > 0 else None
 
 
-def word_feedback(head: frozenset[str], pool: list[frozenset[str]]) -> np.ndarray:
-    """Per pooled record (its stems), the share of the best record's stems
-    ``head`` it contains, a stem weighted log((n + 1) / df) by the number of
-    the n pooled records that have it (0 to 1). Only stems of the head are
-    counted, so the cost is a set intersection per candidate."""
-    shared = [words & head for words in pool]
-    df = Counter()
-    for found in shared:
-        df.update(found)
-    weight = {w: math.log((len(pool) + 1) / df.get(w, 1)) for w in head}
-    total = sum(weight.values())
+def word_feedback(head: np.ndarray, pool: PoolWords) -> np.ndarray:
+    """Per pooled record, the share of the best record's stems ``head`` (ids)
+    it contains, a stem weighted log((n + 1) / df) by the number of the n
+    pooled records that have it (0 to 1)."""
+    if not len(head):
+        return np.zeros(pool.size)
+    shared = np.isin(pool.flat, head)
+    ids, owners = pool.flat[shared], pool.owner[shared]
+    found, which, df = np.unique(ids, return_inverse=True, return_counts=True)
+    weight = np.log((pool.size + 1) / df)
+    # A stem of the head that no pooled record has counts as if one had it.
+    total = float(weight.sum()) + (len(head) - len(found)) * math.log(pool.size + 1)
     if total <= 0:
-        return np.zeros(len(pool))
-    return np.array([sum(weight[w] for w in found) for found in shared]) / total
+        return np.zeros(pool.size)
+    return np.bincount(owners, weights=weight[which], minlength=pool.size) / total

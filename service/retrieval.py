@@ -21,7 +21,7 @@ import numpy as np
 from corpus.model import Record
 from embeddings.collection import Collection
 from embeddings.encoder import Encoder
-from embeddings.ranges import dates_for, dense_in_range, lexical_with_range
+from embeddings.ranges import date_fits, dense_in_range, lexical_with_range
 from service import rerank
 from service.interpret import Interpretation
 
@@ -65,7 +65,7 @@ def _ranks(scores: dict[int, float]) -> dict[int, int]:
 
 class Retriever:
     """``pool``, when given, runs the lexical side beside the encoding of the
-    question: the BM25 search, reading its hits' records and weighing the
+    question: the BM25 search, reading its hits' stems and weighing the
     question's words need only the words, and SQLite and torch both release
     the GIL, so on two cores their cost disappears behind the encode."""
 
@@ -86,16 +86,16 @@ class Retriever:
         overall, within = lexical_with_range(self.collection.store, terms, depth, date_from, date_to)
         return dict(overall + within)
 
-    def _lexical_side(self, interpretation: Interpretation, depth: int, mode: str) -> tuple[dict[int, float], dict[int, Record], tuple | None]:
+    def _lexical_side(self, interpretation: Interpretation, depth: int, mode: str) -> tuple[dict[int, float], dict[int, np.ndarray], tuple | None]:
         """The lexical list and, for the second stage of "hybrid", its hits'
-        records and the question's weighed words (service.rerank)."""
+        stems and the question's weighed words (service.rerank)."""
         date_from, date_to = interpretation.date_from, interpretation.date_to
         lexical = self._lexical(interpretation.lexical_terms, depth, date_from, date_to) if mode != "dense" else {}
         if mode != "hybrid":
             return lexical, {}, None
         units = rerank.query_units(interpretation)
         weights = rerank.unit_weights(self.collection.store, units, self.collection.count)
-        return lexical, self.collection.store.by_positions(list(lexical)), (units, weights)
+        return lexical, self.collection.store.word_ids(list(lexical)), (units, weights)
 
     def retrieve(self, interpretation: Interpretation, k: int, mode: str = "hybrid", *, strict_dates: bool = False) -> list[Candidate]:
         """Best ``k`` candidates. ``mode`` "dense" or "lexical" runs one side
@@ -109,13 +109,11 @@ class Retriever:
         lexical, fetched, words = pending.result() if pending is not None else self._lexical_side(interpretation, depth, mode)
         dense_rank, lexical_rank = _ranks(dense), _ranks(lexical)
         pool = list(dict.fromkeys((*dense_rank, *lexical_rank)))
-        records: dict[int, Record] = {}
         cosine: dict[int, float] = {}
         if mode == "hybrid" and pool:
             rows = self._rows(pool)
             cosine = dict(zip(pool, (rows @ vector).tolist()))
-            records = fetched | self.collection.store.by_positions([pos for pos in pool if pos not in fetched])
-            stems = {pos: rerank.words_of(records[pos]) for pos in pool}
+            stems = fetched | self.collection.store.word_ids([pos for pos in pool if pos not in fetched])
             fused = self._scores(words, pool, cosine, lexical, stems)
         else:
             fused = {pos: 0.0 for pos in pool}
@@ -128,11 +126,8 @@ class Retriever:
         if mode == "hybrid" and len(fused) > 1:
             self._feedback(fused, fits, pool, rows, stems)
         best = sorted(fused, key=lambda pos: (-fused[pos], pos))[:k]
-        if cosine:
-            cosines = [cosine[pos] for pos in best]
-        else:
-            cosines = self.collection.cosines(vector, best)
-            records = self.collection.store.by_positions(best)
+        cosines = [cosine[pos] for pos in best] if cosine else self.collection.cosines(vector, best)
+        records = self.collection.store.by_positions(best)
         return [
             Candidate(pos, records[pos], float(cos), fused[pos], dense_rank.get(pos), lexical_rank.get(pos), fits[pos])
             for pos, cos in zip(best, cosines)
@@ -147,23 +142,24 @@ class Retriever:
 
     def _fit(self, fused: dict[int, float], date_from: str | None, date_to: str | None) -> dict[int, str | None]:
         """Scale each score by how the record's date fits the constraint (in place)."""
-        fits: dict[int, str | None] = {pos: None for pos in fused}
-        if date_from or date_to:
-            for pos, (earliest, latest) in dates_for(self.collection.store, list(fused)).items():
-                fits[pos] = date_fit(earliest, latest, date_from, date_to)
-                fused[pos] *= DATE_FIT[fits[pos]]
+        if not (date_from or date_to):
+            return {pos: None for pos in fused}
+        fits = dict(zip(fused, date_fits(self.collection.store, list(fused), date_from, date_to)))
+        for pos, fit in fits.items():
+            if fit is not None:
+                fused[pos] *= DATE_FIT[fit]
         return fits
 
-    def _scores(self, words: tuple, pool: list[int], cosine: dict[int, float], lexical: dict[int, float], stems: dict[int, frozenset[str]]) -> dict[int, float]:
+    def _scores(self, words: tuple, pool: list[int], cosine: dict[int, float], lexical: dict[int, float], stems: dict[int, np.ndarray]) -> dict[int, float]:
         """First-stage scores of the pooled candidates: cosine + BM25 + coverage (service.rerank)."""
         units, weights = words
-        cover = rerank.coverage([stems[pos] for pos in pool], units, weights)
+        cover = rerank.coverage(rerank.PoolWords([stems[pos] for pos in pool]), units, weights)
         bm25 = np.array([lexical.get(pos, 0.0) for pos in pool])
         scores = rerank.first_stage(np.array([cosine[pos] for pos in pool]), bm25, cover)
         # Kept positive, so that scaling by the date fit always lowers a score.
         return dict(zip(pool, np.maximum(scores, 1e-6).tolist()))
 
-    def _feedback(self, fused: dict[int, float], fits: dict[int, str | None], pooled: list[int], rows: np.ndarray, stems: dict[int, frozenset[str]]) -> None:
+    def _feedback(self, fused: dict[int, float], fits: dict[int, str | None], pooled: list[int], rows: np.ndarray, stems: dict[int, np.ndarray]) -> None:
         """Add the similarity to the head of the ranking (in place): to the
         centroid of its vectors and to the words of its best record, scaled
         by the same date fit as the rest of the score. ``rows`` are the
@@ -172,7 +168,7 @@ class Retriever:
         head = sorted(fused, key=lambda pos: (-fused[pos], pos))[: rerank.FEEDBACK_DEPTH]
         mean = rerank.centroid(rows[[row[pos] for pos in head]])
         pool = list(fused)
-        shared = rerank.word_feedback(stems[head[0]], [stems[pos] for pos in pool]).tolist()
+        shared = rerank.word_feedback(stems[head[0]], rerank.PoolWords([stems[pos] for pos in pool])).tolist()
         dense = (rows[[row[pos] for pos in pool]] @ mean).tolist() if mean is not None else [0.0] * len(pool)
         for pos, words, near in zip(pool, shared, dense):
             fused[pos] += (rerank.WEIGHT_CENTROID * near + rerank.WEIGHT_WORDS * words) * DATE_FIT[fits.get(pos) or "within"]

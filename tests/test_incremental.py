@@ -5,6 +5,7 @@ leaves the previous generation in use."""
 
 import json
 import os
+import sqlite3
 
 import msgspec
 import numpy as np
@@ -13,8 +14,9 @@ import pytest
 from corpus.errors import DocentError
 from corpus.loaders import load_files
 from corpus.model import Record
+from corpus.text import record_words
 from embeddings import lexical
-from embeddings.collection import DELETED, MANIFEST, STORE, Collection, current_generation
+from embeddings.collection import DELETED, FORMAT_VERSION, MANIFEST, STORE, Collection, current_generation
 from embeddings.encoder import HashingEncoder
 from embeddings.ingest import ingest, remove
 from embeddings.integrity import file_digest
@@ -60,8 +62,17 @@ def assert_consistent(data_dir):
             assert np.allclose(c.vectors()[pos], HashingEncoder().encode([record.embedding_text()])[0])
             hits = c.search(c.vectors()[pos], c.count)
             assert len(hits) == c.count and {h.pos for h in hits} == set(live)
+        assert_words(c)
     finally:
         c.close()
+
+
+def assert_words(c):
+    """Each record's stored stem ids are those of its own text."""
+    for pos, _, record in c.store.items():
+        ids = c.store.word_ids([pos])[pos]
+        assert np.array_equal(ids, c.store.stem_ids(record_words(record.title, record.summary, record.notes)))
+        assert len(ids) == len(record_words(record.title, record.summary, record.notes))
 
 
 def test_adding_records_embeds_only_them_and_shares_unchanged_files(tmp_path):
@@ -208,7 +219,32 @@ def test_a_format_1_index_is_read_and_upgraded_by_the_next_ingest(tmp_path):
     c.close()
     report = ingest(tmp_path, [new_record(1)], HashingEncoder())
     assert (report.mode, report.embedded, report.total) == ("rebuilt", 1, 9)
-    assert opened(tmp_path).manifest["format_version"] == 2
+    assert opened(tmp_path).manifest["format_version"] == FORMAT_VERSION
+    assert_consistent(tmp_path)
+
+
+def test_a_format_2_store_without_stored_words_is_read_and_given_them_by_the_next_ingest(tmp_path):
+    """Stores written before the words column: the reader computes the stems
+    the second stage needs, the next incremental ingest adds the column."""
+    ingest(tmp_path, records(), HashingEncoder())
+    generation = current_generation(tmp_path)
+    connection = sqlite3.connect(generation / STORE)
+    connection.execute("ALTER TABLE records DROP COLUMN words")
+    connection.execute("DROP TABLE stems")
+    connection.commit()
+    connection.close()
+    manifest = json.loads((generation / MANIFEST).read_text())
+    manifest["files"][STORE] = {"size": (generation / STORE).stat().st_size, "sha256": file_digest(generation / STORE)}
+    (generation / MANIFEST).write_text(json.dumps({**manifest, "format_version": 2}))
+    c = opened(tmp_path)
+    assert not c.store._has_words
+    assert_words(c)
+    c.close()
+    report = ingest(tmp_path, records(), HashingEncoder())
+    assert (report.mode, report.embedded, report.total) == ("incremental", 0, 8), "nothing changed, but the store is upgraded"
+    c = opened(tmp_path)
+    assert c.store._has_words and c.manifest["format_version"] == FORMAT_VERSION
+    c.close()
     assert_consistent(tmp_path)
 
 

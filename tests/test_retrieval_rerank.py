@@ -5,7 +5,13 @@ import numpy as np
 from corpus.aliases import load_aliases
 from corpus.model import Record
 from service.interpret import interpret
-from service.rerank import Unit, centroid, coverage, first_stage, query_units, word_feedback, words_of
+from corpus.text import record_words
+from embeddings.store import Vocabulary
+from service.rerank import PoolWords, Unit, centroid, coverage, first_stage, query_units, word_feedback
+
+
+def pooled(vocabulary, *stem_sets):
+    return PoolWords([vocabulary.encode(stems) for stems in stem_sets])
 
 
 def test_a_name_and_its_code_names_are_one_unit_of_the_question():
@@ -17,12 +23,26 @@ def test_a_name_and_its_code_names_are_one_unit_of_the_question():
 
 
 def test_coverage_weighs_rare_words_and_reads_title_summary_and_notes():
-    units = [Unit({"kurchatov"}), Unit({"soviet"})]
-    weights = np.array([5.0, 1.0])
+    vocabulary = Vocabulary({})
+    units = [Unit({"kurchatov"}), Unit({"soviet"}), Unit({"absent"})]
+    weights = np.array([5.0, 1.0, 0.0])
     rare = Record(id="a", title="Letter", summary="From Kurchatov to Beria.")
     common = Record(id="b", title="Soviet letter", summary="Soviet plans.")
     both = Record(id="c", title="Soviet note", summary="", notes=["Signed by Kurchatov."])
-    assert np.allclose(coverage([words_of(r) for r in (rare, common, both)], units, weights), [5 / 6, 1 / 6, 1.0])
+    pool = pooled(vocabulary, *(record_words(r.title, r.summary, r.notes) for r in (rare, common, both)), set())
+    for unit in units:
+        unit.ids = vocabulary.encode(unit.stems)
+    assert np.allclose(coverage(pool, units, weights), [5 / 6, 1 / 6, 1.0, 0.0])
+
+
+def test_coverage_credits_every_unit_that_shares_a_stem():
+    vocabulary = Vocabulary({})
+    units = [Unit({"negotiations"}), Unit({"negotiate"}), Unit({"armistice"})]
+    for unit in units:
+        unit.ids = vocabulary.encode(unit.stems)
+    pool = pooled(vocabulary, {"negot"}, {"armis", "other"}, set())
+    assert np.allclose(coverage(pool, units, np.array([1.0, 1.0, 2.0])), [0.5, 0.5, 0.0])
+    assert not coverage(pool, [], np.zeros(0)).any()
 
 
 def test_first_stage_adds_relative_bm25_and_coverage_to_the_cosine():
@@ -43,10 +63,20 @@ def test_centroid_is_normalised_and_leans_to_the_best_record():
 
 
 def test_word_feedback_rewards_sharing_the_best_records_rarer_words():
-    head = frozenset({"kaeso", "armis", "talks"})
-    pool = [head, frozenset({"kaeso", "armis", "other"}), frozenset({"talks", "other"}), frozenset({"talks"}), frozenset()]
-    shared = word_feedback(head, pool)
-    assert shared[0] == 1.0 and shared[4] == 0.0
+    vocabulary = Vocabulary({})
+    head = {"kaeso", "armis", "talks"}
+    pool = pooled(vocabulary, head, {"kaeso", "armis", "other"}, {"talks", "other"}, {"talks"}, set())
+    shared = word_feedback(vocabulary.encode(head), pool)
+    assert np.isclose(shared[0], 1.0) and shared[4] == 0.0
     # Two words only a few records share outweigh one that most of the pool has.
     assert shared[1] > shared[2] == shared[3] > 0
-    assert not word_feedback(frozenset(), pool).any()
+    # idf: kaeso and armis are in 2 of 5 records, talks in 3: ln(6/2) each, ln(6/3).
+    assert np.isclose(shared[1], 2 * np.log(3) / (2 * np.log(3) + np.log(2)))
+    assert not word_feedback(vocabulary.encode(set()), pool).any()
+
+
+def test_word_feedback_counts_a_head_stem_no_pooled_record_has_once():
+    vocabulary = Vocabulary({})
+    head = vocabulary.encode({"kaeso", "armis"})
+    shared = word_feedback(head, pooled(vocabulary, {"kaeso"}, {"other"}))
+    assert np.isclose(shared[0], 1 / 2) and shared[1] == 0.0
