@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from functools import lru_cache
 
 TOKENIZE = "porter unicode61 remove_diacritics 2"
 LEXICAL_BUDGET = 4000
@@ -49,11 +50,17 @@ def _tokenizer() -> sqlite3.Connection:
 
 def tokens(terms: list[str]) -> list[list[str]]:
     """The FTS5 tokens of each term (a phrase has several), as MATCH sees them."""
+    return [list(_tokens(term)) for term in terms]
+
+
+@lru_cache(maxsize=50_000)
+def _tokens(term: str) -> tuple[str, ...]:
+    # A round trip through the in-memory FTS table costs ~0.1 ms and the
+    # words of questions recur (a question's words are tokenised two or three
+    # times, and the same names come back question after question).
     connection = _tokenizer()
-    connection.executemany("INSERT INTO q (rowid, t) VALUES (?, ?)", list(enumerate(terms, start=1)))
-    found: list[list[str]] = [[] for _ in terms]
-    for doc, term in connection.execute("SELECT doc, term FROM qv ORDER BY doc, offset"):
-        found[doc - 1].append(term)
+    connection.execute("INSERT INTO q (rowid, t) VALUES (1, ?)", (term,))
+    found = tuple(t for (t,) in connection.execute("SELECT term FROM qv ORDER BY offset"))
     connection.execute("DELETE FROM q")
     return found
 

@@ -53,7 +53,14 @@ def running_server(data_dir, env: dict[str, str] | None = None, timeout: float =
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not become healthy in time")
             time.sleep(0.25)
-        yield base
+        try:
+            yield base
+        except BaseException:
+            # The server's side of a failure (an exception it logged, or its
+            # exit) is what explains a client-side error: show it in the report.
+            log.seek(0)
+            print(f"server log (exit code {process.poll()}):\n{log.read()[-20000:]}", file=sys.stderr)
+            raise
     finally:
         process.terminate()
         try:
