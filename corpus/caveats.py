@@ -268,6 +268,13 @@ _TAKES_PART = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _takes_part(name: str) -> re.Pattern[str]:
+    # Compiling the pattern costs ~1 ms, far more than searching with it, and
+    # the same senders recur across a collection.
+    return re.compile(rf"\b{re.escape(name)}\b{_TAKES_PART}")
+
+
 def _one_sided(record: Record) -> str | None:
     title = record.title
     if _VERBATIM.search(title) or _RECORDING.search(record.summary):
@@ -278,7 +285,7 @@ def _one_sided(record: Record) -> str | None:
         return f'The title "{_snippet(title, match, 30)}" marks a record kept by one participant, so it reports what its author chose to record.'
     match = _unrelayed(record, _ACCOUNT_SUMMARY, record.summary)
     for name in _sender_names(title) if match is None else ():
-        if match := re.search(rf"\b{re.escape(name)}\b{_TAKES_PART}", record.summary):
+        if name in record.summary and (match := _takes_part(name).search(record.summary)):
             break
     if match:
         return f'This is one participant\'s account of the talks: the summary says "{_snippet(record.summary, match)}".'
@@ -312,9 +319,15 @@ _OTHERS_TALKS = re.compile(r"\bdelegation|\bvisit|\btalks\b|\bconversations?\b|\
 
 
 def _relays(record: Record, text: str) -> list[re.Match[str]]:
-    senders = set(_sender_names(record.title))
+    return list(_relays_in(record.title, text))
+
+
+@functools.lru_cache(maxsize=256)
+def _relays_in(title: str, text: str) -> tuple[re.Match[str], ...]:
+    # The rules ask this of the same title and text several times per record.
+    senders = set(_sender_names(title))
     about = [m for m in _ABOUT_TALKS.finditer(text) if not set(m["who"].split()) & senders]
-    return sorted([*_SECONDHAND.finditer(text), *about], key=lambda m: m.start())
+    return tuple(sorted([*_SECONDHAND.finditer(text), *about], key=lambda m: m.start()))
 
 
 def _secondhand(record: Record) -> str | None:

@@ -140,35 +140,34 @@ def select_sources(candidates: list[Candidate], k: int, min_score: float, vector
     """The candidates worth citing: the best ``k`` whose cosine reaches
     ``min_score`` (none may), near-duplicates collapsed, and among equally
     relevant ones (scores within ``TIED``) a record from a side not yet
-    cited before a second one from the same side."""
+    cited before a second one from the same side. ``candidates`` come best
+    first."""
     remaining = [c for c in candidates if c.cosine >= min_score]
-    # Gathered once: the pairwise checks below would otherwise read two
-    # memory-mapped rows each, ~600 times an answer.
-    similar = _similarities(remaining, vectors) if vectors is not None and remaining else None
-    chosen: list[Candidate] = []
-    while remaining and len(chosen) < k:
-        if similar is not None and chosen:
-            remaining = [c for c in remaining if not any(similar(c.pos, o.pos) >= NEAR_DUPLICATE for o in chosen)]
-            if not remaining:
-                break
-        covered = {side(c.record) for c in chosen} - {None}
-        top = pick = remaining[0]
-        if side(top.record) in covered:
-            tied = (c for c in remaining if c.fused >= TIED * top.fused)
-            pick = next((c for c in tied if side(c.record) not in covered), top)
+    sides = [side(c.record) for c in remaining]
+    # Gathered once: each pick then drops its near-duplicates with one
+    # product instead of reading memory-mapped rows pair by pair.
+    rows = _rows(remaining, vectors) if vectors is not None and remaining else None
+    open_ = np.ones(len(remaining), dtype=bool)
+    chosen: list[int] = []
+    covered: set[str] = set()
+    while len(chosen) < k and open_.any():
+        order = np.flatnonzero(open_)
+        top = pick = int(order[0])
+        if sides[top] in covered:
+            tied = (int(i) for i in order if remaining[i].fused >= TIED * remaining[top].fused)
+            pick = next((i for i in tied if sides[i] not in covered), top)
         chosen.append(pick)
-        remaining.remove(pick)
-    return chosen
+        open_[pick] = False
+        if sides[pick] is not None:
+            covered.add(sides[pick])
+        if rows is not None:
+            open_ &= rows @ rows[pick] < NEAR_DUPLICATE
+    return [remaining[i] for i in chosen]
 
 
-def _similarities(candidates: list[Candidate], vectors):
-    """A function giving the cosine similarity of two candidates' positions."""
-    positions = [c.pos for c in candidates]
-    index = {pos: i for i, pos in enumerate(positions)}
-    gather = np.asarray(positions, dtype=np.int64)
-    rows = np.asarray(vectors[gather] if isinstance(vectors, np.ndarray) else vectors.take(gather), dtype=np.float32)
-    gram = (rows @ rows.T).tolist()
-    return lambda a, b: gram[index[a]][index[b]]
+def _rows(candidates: list[Candidate], vectors) -> np.ndarray:
+    gather = np.asarray([c.pos for c in candidates], dtype=np.int64)
+    return np.asarray(vectors[gather] if isinstance(vectors, np.ndarray) else vectors.take(gather), dtype=np.float32)
 
 
 def parse_bound(value: str | None, field: str, end: bool) -> str | None:
