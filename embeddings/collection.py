@@ -118,6 +118,17 @@ def read_manifest(generation: Path, data_dir: Path) -> dict:
     return manifest
 
 
+def check_model(generation: Path, manifest: dict, model: str | None, dimension: int | None) -> None:
+    """That the index was built by ``model`` with vectors of ``dimension`` (None: not checked)."""
+    if model is not None and manifest.get("model") != model:
+        raise IndexMismatchError(
+            f"{generation / MANIFEST}: the index was built with model {manifest.get('model')!r} but the service is set to {model!r}; "
+            "re-ingest with this model or set DOCENT_MODEL to the index's model"
+        )
+    if dimension is not None and manifest.get("dimension") != dimension:
+        raise IndexMismatchError(f"{generation / MANIFEST}: index dimension {manifest.get('dimension')} does not match the model's {dimension}")
+
+
 def check_files(generation: Path, manifest: dict, *, verify: bool, full: bool = False) -> None:
     for name, expected in manifest["files"].items():
         path = generation / name
@@ -168,14 +179,8 @@ class Collection:
         if generation is None:
             raise IndexMissingError(f"no index in {data_dir} (no {CURRENT} file): run 'docent ingest FILE --data-dir {data_dir}' first")
         manifest = read_manifest(generation, data_dir)
-        if model is not None and manifest.get("model") != model:
-            raise IndexMismatchError(
-                f"{generation / MANIFEST}: the index was built with model {manifest.get('model')!r} but the service is set to {model!r}; "
-                "re-ingest with this model or set DOCENT_MODEL to the index's model"
-            )
+        check_model(generation, manifest, model, dimension)
         dim = manifest.get("dimension")
-        if dimension is not None and dim != dimension:
-            raise IndexMismatchError(f"{generation / MANIFEST}: index dimension {dim} does not match the model's {dimension}")
         check_files(generation, manifest, verify=verify or full_verify, full=full_verify)
         try:
             index = indexes.load(generation / INDEX)
@@ -247,6 +252,11 @@ class Collection:
                 params, _alive = self._filtered(within, k)
             scores, positions = self.index.search(q, k, params=params) if params else self.index.search(q, k)
             hits = [Hit(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
+            if hits and indexes.lossy(self.index):
+                # Half-precision cells rank the candidates; the scores returned
+                # (and compared with the exactly searched tail) are exact.
+                exact = self.cosines(q[0], [h.pos for h in hits])
+                hits = sorted((Hit(h.pos, float(s)) for h, s in zip(hits, exact)), key=lambda h: (-h.score, h.pos))
         if self._tail:
             hits = sorted(hits + self._search_tail(q[0], k, within), key=lambda h: (-h.score, h.pos))[:k]
         return hits

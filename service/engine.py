@@ -25,7 +25,7 @@ from corpus.dates import DateParseError, parse_date
 from corpus.errors import InvalidInputError, NotFoundError
 from corpus.loaders import load_files
 from corpus.model import Record
-from embeddings.collection import Collection, current_generation
+from embeddings.collection import Collection, check_model, current_generation
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.ingest import ingest
 from service import abstention
@@ -239,7 +239,15 @@ class Docent:
     def open(cls, settings: Settings, encoder: Encoder | None = None, *, conversations: bool = False) -> "Docent":
         encoder = encoder or load_encoder(settings.model, settings.device)
         ensure_index(settings, encoder, progress=sys.stderr.isatty())
-        collection = Collection.open(settings.data_dir, model=encoder.name, dimension=encoder.dimension, verify=settings.verify_index)
+        # Opened before asking the encoder which model it runs: an encoder
+        # process still loading its model (`docent serve`) answers only when
+        # ready, and the index can be read and verified meanwhile.
+        collection = Collection.open(settings.data_dir, verify=settings.verify_index)
+        try:
+            check_model(collection.path, collection.manifest, encoder.name, encoder.dimension)
+        except BaseException:
+            collection.close()
+            raise
         store = ConversationStore(settings.data_dir / CONVERSATIONS) if conversations else None
         return cls(settings, encoder, collection, load_aliases(settings.aliases or None), store)
 
