@@ -233,3 +233,17 @@ def test_each_thread_reads_through_its_own_connection_and_close_closes_them_all(
         seen[0][0].execute("SELECT 1")
     with pytest.raises(sqlite3.ProgrammingError):
         c.store.count()
+
+
+def test_an_ivf_index_keeps_half_precision_cells_but_returns_exact_scores(tmp_path):
+    ingest(tmp_path, records(), HashingEncoder(), index_type="ivf")
+    collection = Collection.open(tmp_path)
+    try:
+        assert indexes.lossy(collection.index), "cells in half precision"
+        query = HashingEncoder().encode(["Soviet talks on Berlin"])[0]
+        hits = collection.search(query, 5)
+        exact = collection.vectors()[[h.pos for h in hits]] @ query
+        assert np.allclose([h.score for h in hits], exact, rtol=0, atol=1e-6)
+        assert [h.pos for h in hits] == exact_top(collection, query, 5)
+    finally:
+        collection.close()
