@@ -100,8 +100,15 @@ def run_scale(data_dir: Path, plain, questions: list[str], query_vectors: np.nda
 
 def run_http(data_dir: Path, questions: list[str], args) -> dict:
     env = {"DOCENT_ENCODER_THREADS": str(args.threads)} if args.threads else {}
+    # A start-up is one sample of a noisy figure: the median of several.
+    readies = []
+    for _ in range(max(0, args.cold_repeats - 1)):
+        with http.server(data_dir, env) as (_, _, ready):
+            readies.append(ready)
     with http.server(data_dir, env) as (port, pid, ready):
-        result = {"ready_s": round(ready, 2), "latency": http.latency(port, questions, args.repeats)}
+        readies.append(ready)
+        result = {"ready_s": round(statistics.median(readies), 2), "ready_runs": [round(r, 2) for r in readies],
+                  "latency": http.latency(port, questions, args.repeats)}
         result["throughput"] = {str(c): http.throughput(port, c, args.duration, questions) for c in args.clients}
         result["rss_mib"] = http.rss(pid)
     log(f"  HTTP: ready in {result['ready_s']} s; one client {result['latency']}; answers/s "
@@ -185,6 +192,9 @@ def targets(report: dict, limits: dict) -> list[dict]:
         if scale["records"] >= 1_000_000:
             s = scale["cold_start"]["open_index_s"]
             rows.append({"what": f"{label}: cold start, open index (s)", "value": s, "limit": limits["open_index_s"], "ok": s <= limits["open_index_s"]})
+            if "http" in scale:
+                s = scale["http"]["ready_s"]
+                rows.append({"what": f"{label}: cold start, `docent serve` until /health (s)", "value": s, "limit": limits["open_index_s"], "ok": s <= limits["open_index_s"]})
     return rows
 
 

@@ -55,7 +55,7 @@ def markdown(report: dict) -> str:
         "open index, fresh process (s)": lambda s: f"{s['cold_start']['open_index_s']:.3f}",
         "first search (s)": lambda s: f"{s['cold_start']['first_search_s']:.3f}",
         "load the model (s)": lambda s: f"{s['cold_start']['load_model_s']:.1f}",
-        "`docent serve` until /health answers (s)": lambda s: f"{s['http']['ready_s']:.1f}" if "http" in s else "–",
+        "`docent serve` until /health answers (s, median)": lambda s: f"{s['http']['ready_s']:.1f}" if "http" in s else "–",
         "server RSS: total / anonymous / mapped files (MiB)": lambda s: (
             "{VmRSS:.0f} / {RssAnon:.0f} / {RssFile:.0f}".format(**s["http"]["rss_mib"]["server"]) if "http" in s else "–"),
         "encoder process RSS (MiB)": lambda s: (
