@@ -90,6 +90,11 @@ class ProcessEncoder:
                 self._handshake()
 
     @property
+    def pid(self) -> int | None:
+        """The encoder process's id (None before it is started)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def name(self) -> str:
         return self._ready()[0]
 
