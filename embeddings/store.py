@@ -20,6 +20,7 @@ from corpus.model import Record
 from corpus.text import fold, record_words
 from embeddings.lexical import TERM_DF_SCHEMA, TOKENIZE, affordable, common_token, has_term_df
 
+STEMS_SCHEMA = "CREATE TABLE stems (id INTEGER PRIMARY KEY, stem TEXT NOT NULL UNIQUE);"
 SCHEMA = f"""
 -- words: the ids (stems table) of corpus.text.record_words, sorted int32;
 -- the second stage of hybrid retrieval reads them for a few hundred
@@ -34,7 +35,7 @@ CREATE TABLE records (
     json TEXT NOT NULL,
     words BLOB NOT NULL
 );
-CREATE TABLE stems (id INTEGER PRIMARY KEY, stem TEXT NOT NULL UNIQUE);
+{STEMS_SCHEMA}
 -- An incremental ingest looks up stored vectors by the text they embed.
 CREATE INDEX records_text_hash ON records (text_hash);
 -- Date-restricted search reads this index instead of every row (embeddings.ranges).
@@ -173,7 +174,7 @@ def _add_words(connection: sqlite3.Connection) -> None:
         return
     connection.execute("ALTER TABLE records ADD COLUMN words BLOB NOT NULL DEFAULT x''")
     connection.execute("DROP TABLE IF EXISTS stems")
-    connection.execute("CREATE TABLE stems (id INTEGER PRIMARY KEY, stem TEXT NOT NULL UNIQUE)")
+    connection.execute(STEMS_SCHEMA)
     vocabulary = Vocabulary({})
     rows = connection.execute("SELECT pos, json FROM records").fetchall()
     connection.executemany("UPDATE records SET words = ? WHERE pos = ?", [(_words(_decoder.decode(blob), vocabulary).tobytes(), pos) for pos, blob in rows])
@@ -201,8 +202,7 @@ class RecordStore:
         self._budgeted = has_term_df(self._db)
         # Stores written before the words column (index format 2) compute
         # the words of the records they read, numbered in memory.
-        self._has_words = _has_words(self._db)
-        self._vocabulary: Vocabulary | None = None if self._has_words else Vocabulary({})
+        self._vocabulary: Vocabulary | None = None if _has_words(self._db) else Vocabulary({})
         self._dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._dates_lock = threading.Lock()
         self._masks: OrderedDict[tuple[str | None, str | None], np.ndarray] = OrderedDict()

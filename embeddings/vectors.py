@@ -87,6 +87,11 @@ def matrix(chunks: list[np.ndarray], dimension: int):
     return chunks[0] if len(chunks) == 1 else Rows(chunks, dimension)
 
 
+def gather(vectors, positions) -> np.ndarray:
+    """The rows at ``positions`` of a vector matrix (array or ``Rows``), as one float32 array."""
+    return np.asarray(vectors[np.asarray(positions, dtype=np.int64)], dtype=np.float32)
+
+
 def blocks(vectors, start: int = 0, size: int = 16384):
     if isinstance(vectors, Rows):
         yield from vectors.blocks(start, size)

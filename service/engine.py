@@ -28,6 +28,7 @@ from corpus.model import Record
 from embeddings.collection import Collection, check_model, current_generation
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.ingest import ingest
+from embeddings.vectors import gather
 from service import abstention
 from service.answer import chronological, compose, compose_abstention
 from service.schemas import (
@@ -146,7 +147,7 @@ def select_sources(candidates: list[Candidate], k: int, min_score: float, vector
     sides = [side(c.record) for c in remaining]
     # Gathered once: each pick then drops its near-duplicates with one
     # product instead of reading memory-mapped rows pair by pair.
-    rows = _rows(remaining, vectors) if vectors is not None and remaining else None
+    rows = gather(vectors, [c.pos for c in remaining]) if vectors is not None and remaining else None
     open_ = np.ones(len(remaining), dtype=bool)
     chosen: list[int] = []
     covered: set[str] = set()
@@ -163,11 +164,6 @@ def select_sources(candidates: list[Candidate], k: int, min_score: float, vector
         if rows is not None:
             open_ &= rows @ rows[pick] < NEAR_DUPLICATE
     return [remaining[i] for i in chosen]
-
-
-def _rows(candidates: list[Candidate], vectors) -> np.ndarray:
-    gather = np.asarray([c.pos for c in candidates], dtype=np.int64)
-    return np.asarray(vectors[gather] if isinstance(vectors, np.ndarray) else vectors.take(gather), dtype=np.float32)
 
 
 def parse_bound(value: str | None, field: str, end: bool) -> str | None:

@@ -63,7 +63,8 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 class Unit:
     """One word of the question, or one person or place under all their names:
     ``words`` as searched (for counting the records that contain it),
-    ``stems`` as matched against a record's text."""
+    ``stems`` as matched against a record's text, ``ids`` those stems'
+    numbers in a record store (RecordStore.stem_ids), set by the retriever."""
 
     __slots__ = ("words", "stems", "ids")
 
@@ -89,11 +90,9 @@ def query_units(interpretation: Interpretation) -> list[Unit]:
 
 def unit_weights(store: RecordStore, units: list[Unit], total: int) -> np.ndarray:
     """IDF of each unit, from the number of records the lexical index matches
-    for any of its words (BM25's own document frequency); sets each unit's
-    stem ids on the way (RecordStore.stem_ids)."""
+    for any of its words (BM25's own document frequency)."""
     weights = np.zeros(len(units))
     for i, unit in enumerate(units):
-        unit.ids = store.stem_ids(unit.stems)
         df = store.matching_count(sorted(unit.words), DF_CAP)
         weights[i] = math.log((total - df + 0.5) / (df + 0.5) + 1.0)
     return weights

@@ -22,6 +22,7 @@ from corpus.model import Record
 from embeddings.collection import Collection
 from embeddings.encoder import Encoder
 from embeddings.ranges import date_fits, dense_in_range, lexical_with_range
+from embeddings.vectors import gather
 from service import rerank
 from service.interpret import Interpretation
 
@@ -94,6 +95,8 @@ class Retriever:
         if mode != "hybrid":
             return lexical, {}, None
         units = rerank.query_units(interpretation)
+        for unit in units:
+            unit.ids = self.collection.store.stem_ids(unit.stems)
         weights = rerank.unit_weights(self.collection.store, units, self.collection.count)
         return lexical, self.collection.store.word_ids(list(lexical)), (units, weights)
 
@@ -136,9 +139,7 @@ class Retriever:
     def _rows(self, positions: list[int]) -> np.ndarray:
         """The vectors of a few hundred candidates, gathered once: every
         similarity the second stage needs is then one small product."""
-        vectors = self.collection.vectors()
-        index = np.asarray(positions, dtype=np.int64)
-        return np.asarray(vectors[index] if isinstance(vectors, np.ndarray) else vectors.take(index), dtype=np.float32)
+        return gather(self.collection.vectors(), positions)
 
     def _fit(self, fused: dict[int, float], date_from: str | None, date_to: str | None) -> dict[int, str | None]:
         """Scale each score by how the record's date fits the constraint (in place)."""
