@@ -20,7 +20,7 @@ from embeddings.collection import DELETED, FORMAT_VERSION, MANIFEST, STORE, Coll
 from embeddings.encoder import HashingEncoder
 from embeddings.ingest import ingest, remove
 from embeddings.integrity import file_digest
-from embeddings.vectors import MAX_CHUNKS
+from embeddings.vectors import MAX_CHUNKS, Rows, gather
 from tests.conftest import TINY
 
 
@@ -283,3 +283,10 @@ def test_cli_remove(tmp_path, capsys):
 def test_remove_on_an_empty_data_dir_is_a_clear_error(tmp_path):
     with pytest.raises(DocentError, match="docent ingest"):
         remove(tmp_path, ["x"])
+
+
+def test_gather_reads_rows_across_vector_chunks():
+    chunks = [np.arange(6, dtype=np.float32).reshape(3, 2), np.arange(6, 10, dtype=np.float32).reshape(2, 2)]
+    rows = gather(Rows(chunks, 2), [4, 0, 3])
+    assert rows.dtype == np.float32 and rows.tolist() == [[8.0, 9.0], [0.0, 1.0], [6.0, 7.0]]
+    assert gather(np.vstack(chunks), [4, 0, 3]).tolist() == rows.tolist()
