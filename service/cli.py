@@ -75,7 +75,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.app import create_app
 
     print(f"archive-docent: loading the index in {settings.data_dir}; then open http://{settings.host}:{settings.port}/", file=sys.stderr)
-    uvicorn.run(create_app(settings, encoder), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings, encoder), host=settings.host, port=settings.port, log_level="info",
+                timeout_keep_alive=settings.keep_alive_seconds)
     return 0
 
 

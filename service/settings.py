@@ -42,6 +42,10 @@ class Settings:
     batch_size: int = 64
     host: str = "127.0.0.1"
     port: int = 8000
+    # Seconds the server keeps an idle HTTP connection open. Longer than client
+    # pools keep theirs (httpx: 5 s), so a client never sends a request on a
+    # connection the server is closing at that instant (it would read a reset).
+    keep_alive_seconds: float = 75.0
     default_k: int = 5
     max_k_ask: int = 50
     max_k_search: int = 1000
