@@ -111,65 +111,63 @@ class Retriever:
         dense = self._dense(vector, depth, date_from, date_to) if mode != "lexical" else {}
         lexical, fetched, words = pending.result() if pending is not None else self._lexical_side(interpretation, depth, mode)
         dense_rank, lexical_rank = _ranks(dense), _ranks(lexical)
-        pool = list(dict.fromkeys((*dense_rank, *lexical_rank)))
-        cosine: dict[int, float] = {}
-        if mode == "hybrid" and pool:
+        # The pool as arrays from here on: a few hundred candidates, each step one numpy pass.
+        pool = np.fromiter(dict.fromkeys((*dense_rank, *lexical_rank)), dtype=np.int64)
+        rows, cosine, stems = None, None, {}
+        if mode == "hybrid" and len(pool):
             rows = self._rows(pool)
-            cosine = dict(zip(pool, (rows @ vector).tolist()))
-            stems = fetched | self.collection.store.word_ids([pos for pos in pool if pos not in fetched])
-            fused = self._scores(words, pool, cosine, lexical, stems)
+            cosine = rows @ vector
+            stems = fetched | self.collection.store.word_ids([pos for pos in pool.tolist() if pos not in fetched])
+            pooled = rerank.PoolWords([stems[pos] for pos in pool.tolist()])
+            fused = self._scores(words, pool, cosine, lexical, pooled)
         else:
-            fused = {pos: 0.0 for pos in pool}
-            for ranks in (dense_rank, lexical_rank):
-                for pos, rank in ranks.items():
-                    fused[pos] += 1.0 / (RRF_K + rank)
-        fits = self._fit(fused, date_from, date_to)
-        if strict_dates:
-            fused = {pos: s for pos, s in fused.items() if fits[pos] != "outside"}
-        if mode == "hybrid" and len(fused) > 1:
-            self._feedback(fused, fits, pool, rows, stems)
-        best = sorted(fused, key=lambda pos: (-fused[pos], pos))[:k]
-        cosines = [cosine[pos] for pos in best] if cosine else self.collection.cosines(vector, best)
-        records = self.collection.store.by_positions(best)
+            fused = np.array([1.0 / (RRF_K + dense_rank[p]) if p in dense_rank else 0.0 for p in pool.tolist()])
+            fused += [1.0 / (RRF_K + lexical_rank[p]) if p in lexical_rank else 0.0 for p in pool.tolist()]
+        fits, scale = self._fit(pool, date_from, date_to)
+        fused *= scale
+        keep = np.arange(len(pool))
+        if strict_dates and fits is not None:
+            keep = np.flatnonzero([fit != "outside" for fit in fits])
+        if mode == "hybrid" and len(keep) > 1:
+            kept = pooled if len(keep) == len(pool) else rerank.PoolWords([stems[pos] for pos in pool[keep].tolist()])
+            fused[keep] += self._feedback(fused[keep], scale[keep], rows[keep], kept, pool[keep], stems)
+        best = keep[np.lexsort((pool[keep], -fused[keep]))][:k]
+        positions = pool[best].tolist()
+        cosines = cosine[best].tolist() if cosine is not None else self.collection.cosines(vector, positions)
+        records = self.collection.store.by_positions(positions)
         return [
-            Candidate(pos, records[pos], float(cos), fused[pos], dense_rank.get(pos), lexical_rank.get(pos), fits[pos])
-            for pos, cos in zip(best, cosines)
+            Candidate(pos, records[pos], float(cos), float(fused[i]), dense_rank.get(pos), lexical_rank.get(pos), None if fits is None else fits[i])
+            for i, pos, cos in zip(best.tolist(), positions, cosines)
         ]
 
-    def _rows(self, positions: list[int]) -> np.ndarray:
+    def _rows(self, positions: np.ndarray) -> np.ndarray:
         """The vectors of a few hundred candidates, gathered once: every
         similarity the second stage needs is then one small product."""
         return gather(self.collection.vectors(), positions)
 
-    def _fit(self, fused: dict[int, float], date_from: str | None, date_to: str | None) -> dict[int, str | None]:
-        """Scale each score by how the record's date fits the constraint (in place)."""
+    def _fit(self, pool: np.ndarray, date_from: str | None, date_to: str | None) -> tuple[list[str | None] | None, np.ndarray]:
+        """How each pooled record's date fits the constraint (None without
+        one), and the factor that scales its score."""
         if not (date_from or date_to):
-            return {pos: None for pos in fused}
-        fits = dict(zip(fused, date_fits(self.collection.store, list(fused), date_from, date_to)))
-        for pos, fit in fits.items():
-            if fit is not None:
-                fused[pos] *= DATE_FIT[fit]
-        return fits
+            return None, np.ones(len(pool))
+        fits = date_fits(self.collection.store, pool.tolist(), date_from, date_to)
+        return fits, np.array([1.0 if fit is None else DATE_FIT[fit] for fit in fits])
 
-    def _scores(self, words: tuple, pool: list[int], cosine: dict[int, float], lexical: dict[int, float], stems: dict[int, np.ndarray]) -> dict[int, float]:
+    def _scores(self, words: tuple, pool: np.ndarray, cosine: np.ndarray, lexical: dict[int, float], pooled: rerank.PoolWords) -> np.ndarray:
         """First-stage scores of the pooled candidates: cosine + BM25 + coverage (service.rerank)."""
         units, weights = words
-        cover = rerank.coverage(rerank.PoolWords([stems[pos] for pos in pool]), units, weights)
-        bm25 = np.array([lexical.get(pos, 0.0) for pos in pool])
-        scores = rerank.first_stage(np.array([cosine[pos] for pos in pool]), bm25, cover)
+        cover = rerank.coverage(pooled, units, weights)
+        bm25 = np.array([lexical.get(pos, 0.0) for pos in pool.tolist()])
         # Kept positive, so that scaling by the date fit always lowers a score.
-        return dict(zip(pool, np.maximum(scores, 1e-6).tolist()))
+        return np.maximum(rerank.first_stage(cosine, bm25, cover), 1e-6)
 
-    def _feedback(self, fused: dict[int, float], fits: dict[int, str | None], pooled: list[int], rows: np.ndarray, stems: dict[int, np.ndarray]) -> None:
-        """Add the similarity to the head of the ranking (in place): to the
-        centroid of its vectors and to the words of its best record, scaled
-        by the same date fit as the rest of the score. ``rows`` are the
-        vectors of ``pooled``, of which ``fused`` holds all or some."""
-        row = {pos: i for i, pos in enumerate(pooled)}
-        head = sorted(fused, key=lambda pos: (-fused[pos], pos))[: rerank.FEEDBACK_DEPTH]
-        mean = rerank.centroid(rows[[row[pos] for pos in head]])
-        pool = list(fused)
-        shared = rerank.word_feedback(stems[head[0]], rerank.PoolWords([stems[pos] for pos in pool])).tolist()
-        dense = (rows[[row[pos] for pos in pool]] @ mean).tolist() if mean is not None else [0.0] * len(pool)
-        for pos, words, near in zip(pool, shared, dense):
-            fused[pos] += (rerank.WEIGHT_CENTROID * near + rerank.WEIGHT_WORDS * words) * DATE_FIT[fits.get(pos) or "within"]
+    def _feedback(self, fused: np.ndarray, scale: np.ndarray, rows: np.ndarray, pooled: rerank.PoolWords, positions: np.ndarray, stems: dict[int, np.ndarray]) -> np.ndarray:
+        """What to add to each candidate's score: the similarity to the head of
+        the ranking, to the centroid of its vectors and to the words of its
+        best record, scaled by the same date fit as the rest of the score.
+        ``rows`` and ``pooled`` are the candidates' vectors and stems."""
+        head = np.lexsort((positions, -fused))[: rerank.FEEDBACK_DEPTH]
+        mean = rerank.centroid(rows[head])
+        shared = rerank.word_feedback(stems[int(positions[head[0]])], pooled)
+        near = rows @ mean if mean is not None else np.zeros(len(positions))
+        return (rerank.WEIGHT_CENTROID * near + rerank.WEIGHT_WORDS * shared) * scale
