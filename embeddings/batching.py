@@ -25,6 +25,7 @@ import os
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,14 +67,26 @@ class _Job:
     vectors: np.ndarray | None = None
     error: BaseException | None = None
     promoted: bool = False
+    # Called once when the texts are on their way to the model (BatchingEncoder.encode).
+    on_sent: Callable[[], None] | None = None
+    on_sent_error: BaseException | None = None
+
+    def sent(self) -> None:
+        callback, self.on_sent = self.on_sent, None
+        try:
+            if callback is not None:
+                callback()
+        except BaseException as exc:  # its caller's, raised to it alone: not the batch's error
+            self.on_sent_error = exc
 
     @property
     def done(self) -> bool:
         return self.vectors is not None or self.error is not None
 
     def result(self) -> np.ndarray:
-        if self.error is not None:
-            raise self.error
+        for error in (self.error, self.on_sent_error):
+            if error is not None:
+                raise error
         return self.vectors
 
 
@@ -99,18 +112,22 @@ class BatchingEncoder:
     def dimension(self) -> int:
         return self.encoder.dimension
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False, on_sent: Callable[[], None] | None = None) -> np.ndarray:
+        """``on_sent`` is called once the texts are on their way to the model:
+        written to the encoder process, or about to run in this one, or
+        queued behind a batch being encoded (see ``encode_overlapped``)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._closed:
             raise RuntimeError("the batching encoder is closed")
-        job = _Job(list(texts), batch_size, progress)
+        job = _Job(list(texts), batch_size, progress, on_sent=on_sent)
         with self._arrived:
             self._pending.append(job)
             lead = not self._leading
             self._leading = True
             self._arrived.notify()
         if not lead:
+            job.sent()
             job.wake.wait()
             if not job.promoted:
                 return job.result()
@@ -166,8 +183,18 @@ class BatchingEncoder:
     def _execute(self, batch: list[_Job]) -> None:
         texts = [text for job in batch for text in job.texts]
         first = batch[0]
+        size = first.batch_size if len(batch) == 1 else self.max_batch
+
+        def sent() -> None:
+            for job in batch:
+                job.sent()
+
         try:
-            vectors = self.encoder.encode(texts, batch_size=first.batch_size if len(batch) == 1 else self.max_batch, progress=first.progress)
+            if isinstance(self.encoder, ProcessEncoder):
+                vectors = self.encoder.encode(texts, batch_size=size, progress=first.progress, sent=sent)
+            else:
+                sent()
+                vectors = self.encoder.encode(texts, batch_size=size, progress=first.progress)
         except BaseException as exc:  # every waiting caller gets the error, not a hang
             for job in batch:
                 job.error = exc
@@ -179,3 +206,16 @@ class BatchingEncoder:
             job.vectors = vectors[start : start + len(job.texts)]
             start += len(job.texts)
             job.wake.set()
+
+
+def encode_overlapped(encoder: Encoder, texts: list[str], meanwhile: Callable[[], None]) -> np.ndarray:
+    """Encode ``texts`` and call ``meanwhile`` (which starts other work, e.g.
+    on a thread pool) while the model runs. Started before the encode, that
+    work's thread would take the interpreter lock just as this one needs it
+    to send the texts to the encoder process, delaying the encode itself
+    (~1 ms at the median, ~3.5 ms at the 90th percentile, measured at 100k
+    records); started once they are sent, it costs the encode nothing."""
+    if isinstance(encoder, BatchingEncoder):
+        return encoder.encode(texts, on_sent=meanwhile)
+    meanwhile()
+    return encoder.encode(texts)

@@ -23,6 +23,7 @@ import pickle
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 
 import numpy as np
 
@@ -133,7 +134,10 @@ class ProcessEncoder:
             code = self._process.poll()
             raise EncoderProcessError(f"the encoder process exited unexpectedly (exit code {code})") from None
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False, sent: Callable[[], None] | None = None) -> np.ndarray:
+        """``sent``, if given, is called once the texts are written to the
+        child, while it encodes: the caller's other work then overlaps the
+        model without delaying the request."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         request = (list(texts), batch_size, progress)
@@ -149,7 +153,11 @@ class ProcessEncoder:
                 self._start()
                 pickle.dump(request, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self._process.stdin.flush()
-            status, payload = self._receive()
+            try:
+                if sent is not None:
+                    sent()
+            finally:  # the reply is read whatever happens, or the next call would get it
+                status, payload = self._receive()
         if status == "error":
             raise payload
         return payload

@@ -13,13 +13,14 @@ Mode "rrf" keeps the earlier reciprocal rank fusion for comparison.
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 import numpy as np
 
 from corpus.model import Record
 from embeddings.collection import Collection
+from embeddings.batching import encode_overlapped
 from embeddings.encoder import Encoder
 from embeddings.ranges import date_fits, dense_in_range, lexical_with_range
 from embeddings.vectors import gather
@@ -68,7 +69,8 @@ class Retriever:
     """``pool``, when given, runs the lexical side beside the encoding of the
     question: the BM25 search, reading its hits' stems and weighing the
     question's words need only the words, and SQLite and torch both release
-    the GIL, so on two cores their cost disappears behind the encode."""
+    the GIL, so on two cores their cost disappears behind the encode. It
+    starts once the question is on its way to the model (encode_overlapped)."""
 
     def __init__(self, encoder: Encoder, collection: Collection, pool: Executor | None = None) -> None:
         self.encoder = encoder
@@ -106,10 +108,17 @@ class Retriever:
         the two by reciprocal rank instead of the second-stage score."""
         depth = max(k, POOL)
         date_from, date_to = interpretation.date_from, interpretation.date_to
-        pending = self.pool.submit(self._lexical_side, interpretation, depth, mode) if self.pool is not None and mode != "dense" else None
-        vector = self.encoder.encode([interpretation.query])[0]
+        pending: list[Future] = []
+        if self.pool is not None and mode != "dense":
+
+            def start() -> None:
+                pending.append(self.pool.submit(self._lexical_side, interpretation, depth, mode))
+
+            vector = encode_overlapped(self.encoder, [interpretation.query], start)[0]
+        else:
+            vector = self.encoder.encode([interpretation.query])[0]
         dense = self._dense(vector, depth, date_from, date_to) if mode != "lexical" else {}
-        lexical, fetched, words = pending.result() if pending is not None else self._lexical_side(interpretation, depth, mode)
+        lexical, fetched, words = pending[0].result() if pending else self._lexical_side(interpretation, depth, mode)
         dense_rank, lexical_rank = _ranks(dense), _ranks(lexical)
         # The pool as arrays from here on: a few hundred candidates, each step one numpy pass.
         pool = np.fromiter(dict.fromkeys((*dense_rank, *lexical_rank)), dtype=np.int64)

@@ -247,3 +247,96 @@ def test_the_service_encoder_runs_torch_models_in_a_child_process(monkeypatch):
     encoder = batching_module.serving_encoder("all-MiniLM-L6-v2", threads=1, max_batch=4)
     assert started == [("all-MiniLM-L6-v2", "cpu", 1, True)] and encoder.max_batch == 4
     assert isinstance(batching_module.serving_encoder("hashing").encoder, HashingEncoder) and len(started) == 1
+
+
+def test_on_sent_runs_once_per_caller_as_its_text_goes_to_the_model():
+    # The leader's callback runs just before the model (in process); those of
+    # callers queued behind a running batch run while they wait, before the
+    # model has their text. Each exactly once.
+    inner = GatedEncoder()
+    batching = BatchingEncoder(inner, max_batch=16, max_wait=0.001)
+    events, results = [], {}
+
+    def ask(text):
+        results[text] = batching.encode([text], on_sent=lambda: events.append((text, len(inner.calls))))
+
+    try:
+        leader = threading.Thread(target=ask, args=(QUESTIONS[0],))
+        leader.start()
+        assert inner.entered.wait(timeout=20)
+        followers = [threading.Thread(target=ask, args=(t,)) for t in QUESTIONS[1:4]]
+        for t in followers:
+            t.start()
+        while len(batching._pending) < 3:
+            threading.Event().wait(0.001)
+        assert sorted(events) == sorted([(QUESTIONS[0], 0)] + [(t, 1) for t in QUESTIONS[1:4]]), "followers' callbacks ran while they waited"
+        inner.gate.set()
+        for t in [leader, *followers]:
+            t.join(timeout=20)
+    finally:
+        inner.gate.set()
+        batching.close()
+    assert len(events) == 4 and len(results) == 4 and [len(c) for c in inner.calls] == [1, 3]
+
+
+def test_an_on_sent_error_is_raised_to_its_own_caller_only():
+    inner = GatedEncoder()
+    batching = BatchingEncoder(inner, max_batch=16, max_wait=0.001)
+    outcomes = {}
+
+    def ask(text, callback):
+        try:
+            outcomes[text] = batching.encode([text], on_sent=callback)
+        except RuntimeError as exc:
+            outcomes[text] = exc
+
+    def broken():
+        raise RuntimeError("the caller's own work could not start")
+
+    try:
+        threads = [threading.Thread(target=ask, args=(QUESTIONS[0], None))]
+        threads[0].start()
+        assert inner.entered.wait(timeout=20)
+        threads += [threading.Thread(target=ask, args=(QUESTIONS[1], broken)), threading.Thread(target=ask, args=(QUESTIONS[2], lambda: None))]
+        for t in threads[1:]:
+            t.start()
+        while len(batching._pending) < 2:
+            threading.Event().wait(0.001)
+        inner.gate.set()
+        for t in threads:
+            t.join(timeout=20)
+    finally:
+        inner.gate.set()
+        batching.close()
+    assert isinstance(outcomes[QUESTIONS[1]], RuntimeError)
+    for text in (QUESTIONS[0], QUESTIONS[2]):
+        assert np.allclose(outcomes[text], HashingEncoder().encode([text])), "the rest of the batch is unaffected"
+
+
+def test_the_encoder_process_calls_sent_once_and_keeps_in_step_when_it_raises():
+    from embeddings.subprocess_encoder import ProcessEncoder
+
+    encoder = ProcessEncoder("hashing")
+    calls = []
+    try:
+        vectors = encoder.encode(QUESTIONS[:2], sent=lambda: calls.append("sent"))
+        assert calls == ["sent"] and np.allclose(vectors, HashingEncoder().encode(QUESTIONS[:2]))
+
+        def broken():
+            raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            encoder.encode(["first"], sent=broken)
+        # The reply to "first" was read despite the error: the next call gets its own vector.
+        assert np.allclose(encoder.encode(["second"]), HashingEncoder().encode(["second"]))
+    finally:
+        encoder.close()
+
+
+def test_encode_overlapped_starts_the_other_work_with_any_encoder():
+    from embeddings.batching import encode_overlapped
+
+    for encoder in (HashingEncoder(), BatchingEncoder(HashingEncoder())):
+        started = []
+        vectors = encode_overlapped(encoder, QUESTIONS[:1], lambda: started.append(True))
+        assert started == [True] and np.allclose(vectors, HashingEncoder().encode(QUESTIONS[:1]))
