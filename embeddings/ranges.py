@@ -31,8 +31,10 @@ def dense_in_range(collection: Collection, query: np.ndarray, k: int, date_from:
         cosines = collection.cosines(query, positions)
         top = np.argsort(-cosines, kind="stable")[:k]
         return [Hit(int(positions[i]), float(cosines[i])) for i in top]
-    within = np.zeros(collection.rows, dtype=bool)
-    within[: len(mask)] = mask
+    within = mask
+    if len(mask) < collection.rows:  # positions past the store's last record: none in range
+        within = np.zeros(collection.rows, dtype=bool)
+        within[: len(mask)] = mask
     return collection.search(query, k, within=within)
 
 

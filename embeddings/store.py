@@ -53,6 +53,8 @@ FTS_WEIGHTS = (1.0, 1.0, 1.0)
 _decoder = msgspec.json.Decoder(Record)
 # Date masks kept per store (each is one byte per record: 1 MB at a million).
 MASKS_KEPT = 16
+# Past any YYYYMMDD day: where an undated record ends and an empty position begins.
+NEVER = np.iinfo(np.int32).max
 # Reading the store through a memory map: a question reads a few hundred
 # rows scattered over the file, each otherwise a read() call into the page cache.
 MMAP_BYTES = 1 << 36
@@ -205,6 +207,7 @@ class RecordStore:
         self._vocabulary: Vocabulary | None = None if _has_words(self._db) else Vocabulary({})
         self._dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._dates_lock = threading.Lock()
+        self._bounds: tuple[np.ndarray, np.ndarray] | None = None
         self._masks: OrderedDict[tuple[str | None, str | None], np.ndarray] = OrderedDict()
 
     @property
@@ -345,6 +348,22 @@ class RecordStore:
                 self._dates = earliest, latest, present
             return self._dates
 
+    def _overlap_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """``date_arrays`` folded for overlap tests: an undated record spans
+        everything and an empty position nothing, so a period's mask is two
+        comparisons (~0.4 ms per million rows, against ~1 ms for the five
+        passes that treat undated and empty rows apart)."""
+        with self._dates_lock:
+            bounds = self._bounds
+        if bounds is None:
+            earliest, latest, present = self.date_arrays()
+            undated = earliest == 0
+            low = np.where(present, np.where(undated, 0, earliest), NEVER).astype(np.int32)
+            high = np.where(present, np.where(undated, NEVER, latest), -1).astype(np.int32)
+            with self._dates_lock:
+                bounds = self._bounds = low, high
+        return bounds
+
     def date_mask(self, date_from: str | None, date_to: str | None) -> np.ndarray:
         """A read-only boolean mask over positions: the records whose interval
         overlaps [date_from, date_to] (ISO dates, either open), and the
@@ -355,14 +374,10 @@ class RecordStore:
             if key in self._masks:
                 self._masks.move_to_end(key)
                 return self._masks[key]
-        earliest, latest, present = self.date_arrays()
-        undated = present & (earliest == 0)
-        dated = present & ~undated
-        if date_to:
-            dated &= earliest <= day_number(date_to)
+        low, high = self._overlap_bounds()
+        mask = (low <= day_number(date_to)) if date_to else (low < NEVER)
         if date_from:
-            dated &= latest >= day_number(date_from)
-        mask = dated | undated
+            mask &= high >= day_number(date_from)
         mask.flags.writeable = False
         with self._dates_lock:
             self._masks[key] = mask

@@ -203,6 +203,7 @@ def test_date_masks_keep_undated_records_and_compare_whole_days(tmp_path):
     assert {ids[p] for p in np.flatnonzero(mask)} == {"b", "c"}
     assert {ids[p] for p in np.flatnonzero(c.store.date_mask(None, "1950-05-14"))} == {"a", "b", "c"}
     assert c.store.date_mask("1950-05-15", "1950-12-31") is mask and not mask.flags.writeable
+    assert {ids[p] for p in np.flatnonzero(c.store.date_mask("1950-06-01", None))} == {"b", "c", "d"}
     c.close()
 
 
