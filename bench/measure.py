@@ -36,6 +36,8 @@ class TimedEncoder:
 
     def __init__(self, encoder) -> None:
         self.encoder, self.name, self.dimension = encoder, encoder.name, encoder.dimension
+        # Passed through: the service starts its lexical side once the question is sent.
+        self.overlaps = getattr(encoder, "overlaps", False)
         self.last = threading.local()
 
     def encode(self, texts, **kwargs):
