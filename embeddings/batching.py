@@ -193,8 +193,8 @@ class BatchingEncoder:
                 job.sent()
 
         try:
-            if isinstance(self.encoder, ProcessEncoder):
-                vectors = self.encoder.encode(texts, batch_size=size, progress=first.progress, sent=sent)
+            if getattr(self.encoder, "overlaps", False):
+                vectors = self.encoder.encode(texts, batch_size=size, progress=first.progress, on_sent=sent)
             else:
                 sent()
                 vectors = self.encoder.encode(texts, batch_size=size, progress=first.progress)

@@ -76,6 +76,9 @@ class ProcessEncoder:
     """An ``Encoder`` whose model runs in a child process; one call at a time
     (put a ``BatchingEncoder`` in front to share it among threads)."""
 
+    # ``encode`` takes ``on_sent`` (embeddings.batching.encode_overlapped).
+    overlaps = True
+
     def __init__(self, model: str, device: str = "cpu", threads: int = 0, *, wait: bool = True) -> None:
         """Start the child. ``wait=False`` returns at once and lets the model
         load while the caller does other work (``docent serve`` imports the
@@ -134,8 +137,8 @@ class ProcessEncoder:
             code = self._process.poll()
             raise EncoderProcessError(f"the encoder process exited unexpectedly (exit code {code})") from None
 
-    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False, sent: Callable[[], None] | None = None) -> np.ndarray:
-        """``sent``, if given, is called once the texts are written to the
+    def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False, on_sent: Callable[[], None] | None = None) -> np.ndarray:
+        """``on_sent``, if given, is called once the texts are written to the
         child, while it encodes: the caller's other work then overlaps the
         model without delaying the request."""
         if not texts:
@@ -154,8 +157,8 @@ class ProcessEncoder:
                 pickle.dump(request, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self._process.stdin.flush()
             try:
-                if sent is not None:
-                    sent()
+                if on_sent is not None:
+                    on_sent()
             finally:  # the reply is read whatever happens, or the next call would get it
                 status, payload = self._receive()
         if status == "error":

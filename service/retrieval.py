@@ -120,19 +120,20 @@ class Retriever:
         dense = self._dense(vector, depth, date_from, date_to) if mode != "lexical" else {}
         lexical, fetched, words = pending[0].result() if pending else self._lexical_side(interpretation, depth, mode)
         dense_rank, lexical_rank = _ranks(dense), _ranks(lexical)
+        pooled_ids = list(dict.fromkeys((*dense_rank, *lexical_rank)))
         # The pool as arrays from here on: a few hundred candidates, each step one numpy pass.
-        pool = np.fromiter(dict.fromkeys((*dense_rank, *lexical_rank)), dtype=np.int64)
+        pool = np.array(pooled_ids, dtype=np.int64)
         rows, cosine, stems = None, None, {}
-        if mode == "hybrid" and len(pool):
+        if mode == "hybrid" and pooled_ids:
             rows = self._rows(pool)
             cosine = rows @ vector
-            stems = fetched | self.collection.store.word_ids([pos for pos in pool.tolist() if pos not in fetched])
-            pooled = rerank.PoolWords([stems[pos] for pos in pool.tolist()])
-            fused = self._scores(words, pool, cosine, lexical, pooled)
+            stems = fetched | self.collection.store.word_ids([pos for pos in pooled_ids if pos not in fetched])
+            pooled = rerank.PoolWords([stems[pos] for pos in pooled_ids])
+            fused = self._scores(words, pooled_ids, cosine, lexical, pooled)
         else:
-            fused = np.array([1.0 / (RRF_K + dense_rank[p]) if p in dense_rank else 0.0 for p in pool.tolist()])
-            fused += [1.0 / (RRF_K + lexical_rank[p]) if p in lexical_rank else 0.0 for p in pool.tolist()]
-        fits, scale = self._fit(pool, date_from, date_to)
+            fused = np.array([1.0 / (RRF_K + dense_rank[p]) if p in dense_rank else 0.0 for p in pooled_ids])
+            fused += [1.0 / (RRF_K + lexical_rank[p]) if p in lexical_rank else 0.0 for p in pooled_ids]
+        fits, scale = self._fit(pooled_ids, date_from, date_to)
         fused *= scale
         keep = np.arange(len(pool))
         if strict_dates and fits is not None:
@@ -154,19 +155,19 @@ class Retriever:
         similarity the second stage needs is then one small product."""
         return gather(self.collection.vectors(), positions)
 
-    def _fit(self, pool: np.ndarray, date_from: str | None, date_to: str | None) -> tuple[list[str | None] | None, np.ndarray]:
+    def _fit(self, pool: list[int], date_from: str | None, date_to: str | None) -> tuple[list[str | None] | None, np.ndarray]:
         """How each pooled record's date fits the constraint (None without
         one), and the factor that scales its score."""
         if not (date_from or date_to):
             return None, np.ones(len(pool))
-        fits = date_fits(self.collection.store, pool.tolist(), date_from, date_to)
+        fits = date_fits(self.collection.store, pool, date_from, date_to)
         return fits, np.array([1.0 if fit is None else DATE_FIT[fit] for fit in fits])
 
-    def _scores(self, words: tuple, pool: np.ndarray, cosine: np.ndarray, lexical: dict[int, float], pooled: rerank.PoolWords) -> np.ndarray:
+    def _scores(self, words: tuple, pool: list[int], cosine: np.ndarray, lexical: dict[int, float], pooled: rerank.PoolWords) -> np.ndarray:
         """First-stage scores of the pooled candidates: cosine + BM25 + coverage (service.rerank)."""
         units, weights = words
         cover = rerank.coverage(pooled, units, weights)
-        bm25 = np.array([lexical.get(pos, 0.0) for pos in pool.tolist()])
+        bm25 = np.array([lexical.get(pos, 0.0) for pos in pool])
         # Kept positive, so that scaling by the date fit always lowers a score.
         return np.maximum(rerank.first_stage(cosine, bm25, cover), 1e-6)
 

@@ -313,22 +313,27 @@ def test_an_on_sent_error_is_raised_to_its_own_caller_only():
         assert np.allclose(outcomes[text], HashingEncoder().encode([text])), "the rest of the batch is unaffected"
 
 
-def test_the_encoder_process_calls_sent_once_and_keeps_in_step_when_it_raises():
+def test_the_encoder_process_calls_on_sent_once_and_keeps_in_step_when_it_raises():
     from embeddings.subprocess_encoder import ProcessEncoder
 
     encoder = ProcessEncoder("hashing")
     calls = []
     try:
-        vectors = encoder.encode(QUESTIONS[:2], sent=lambda: calls.append("sent"))
+        vectors = encoder.encode(QUESTIONS[:2], on_sent=lambda: calls.append("sent"))
         assert calls == ["sent"] and np.allclose(vectors, HashingEncoder().encode(QUESTIONS[:2]))
 
         def broken():
             raise RuntimeError("boom")
 
         with pytest.raises(RuntimeError, match="boom"):
-            encoder.encode(["first"], sent=broken)
+            encoder.encode(["first"], on_sent=broken)
         # The reply to "first" was read despite the error: the next call gets its own vector.
         assert np.allclose(encoder.encode(["second"]), HashingEncoder().encode(["second"]))
+        # In front of it, the batching encoder hands each caller's callback to the process.
+        batching, calls = BatchingEncoder(encoder), []
+        encoder.encode = lambda texts, **kwargs: calls.append(sorted(kwargs)) or ProcessEncoder.encode(encoder, texts, **kwargs)
+        assert np.allclose(batching.encode(["third"], on_sent=lambda: calls.append("sent")), HashingEncoder().encode(["third"]))
+        assert calls == [["batch_size", "on_sent", "progress"], "sent"]
     finally:
         encoder.close()
 
