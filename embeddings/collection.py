@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +48,10 @@ STORE = "records.sqlite"
 INDEX = "index.faiss"
 DELETED = "deleted.i64"
 
-__all__ = ["Collection", "Hit", "corpus_checksum", "current_generation", "file_digest", "fsync_dir", "write_atomically"]
+# Derived data kept per generation (Collection.memo): a few recent periods' restrictions.
+MEMO_KEPT = 16
+
+__all__ = ["Collection", "Hit", "Restriction", "corpus_checksum", "current_generation", "file_digest", "fsync_dir", "write_atomically"]
 
 
 def corpus_checksum(pairs) -> str:
@@ -95,6 +100,18 @@ def inner_products(query: np.ndarray, vectors: np.ndarray, positions: np.ndarray
 class Hit:
     pos: int
     score: float
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """Rows a search may return: ``mask`` over positions (the exactly
+    searched tail reads it) and a FAISS selector over the index's rows,
+    removed ones left out. FAISS reads the selector and its ``bitmap``
+    through raw pointers, so both live as long as the restriction."""
+
+    mask: np.ndarray
+    selector: object
+    bitmap: np.ndarray
 
 
 def read_manifest(generation: Path, data_dir: Path) -> dict:
@@ -161,6 +178,8 @@ class Collection:
                 self._tail.append((start, chunk))
             start += len(chunk)
         self._dead_set = set(dead.tolist()) if self._tail and len(dead) else set()
+        self._memo: OrderedDict = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     @property
     def count(self) -> int:
@@ -236,20 +255,17 @@ class Collection:
             return inner_products(query, vectors, positions)
         return vectors.take(positions) @ query
 
-    def search(self, query: np.ndarray, k: int, within: np.ndarray | None = None) -> list[Hit]:
+    def search(self, query: np.ndarray, k: int, within: "Restriction | None" = None) -> list[Hit]:
         """The ``k`` rows most similar to ``query``, best first; removed rows
-        never. ``within``, a boolean mask over rows, restricts the search to
-        the rows it marks (a filtered search of the index, not a scan)."""
+        never. ``within`` (``restriction``) limits the search to the rows it
+        marks (a filtered search of the index, not a scan)."""
         k = min(k, self.count)
         if k <= 0:
             return []
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         hits: list[Hit] = []
         if self.index.ntotal:
-            # The bitmap and selector of a filtered search must outlive the search (FAISS keeps raw pointers).
-            params, _alive = self._params, None
-            if within is not None:
-                params, _alive = self._filtered(within, k)
+            params = self._params if within is None else indexes.search_params(self.index, within.selector, k)
             scores, positions = self.index.search(q, k, params=params) if params else self.index.search(q, k)
             hits = [Hit(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
             if hits and indexes.lossy(self.index):
@@ -258,16 +274,34 @@ class Collection:
                 exact = self.cosines(q[0], [h.pos for h in hits])
                 hits = sorted((Hit(h.pos, float(s)) for h, s in zip(hits, exact)), key=lambda h: (-h.score, h.pos))
         if self._tail:
-            hits = sorted(hits + self._search_tail(q[0], k, within), key=lambda h: (-h.score, h.pos))[:k]
+            hits = sorted(hits + self._search_tail(q[0], k, None if within is None else within.mask), key=lambda h: (-h.score, h.pos))[:k]
         return hits
 
-    def _filtered(self, within: np.ndarray, k: int):
-        n = self.index.ntotal
-        allowed = np.zeros(n, dtype=bool)
-        allowed[: min(n, len(within))] = within[:n]
-        allowed[self.dead[self.dead < n]] = False
+    def restriction(self, within: np.ndarray) -> "Restriction":
+        """A search restriction to the rows ``within`` marks (a boolean mask
+        over positions; rows past its end are left out), for ``search``."""
+        rows = max(self.rows, self.index.ntotal)
+        mask = np.zeros(rows, dtype=bool)
+        mask[: min(rows, len(within))] = within[:rows]
+        allowed = mask[: self.index.ntotal].copy()
+        allowed[self.dead[self.dead < len(allowed)]] = False
         selector, bitmap = indexes.bitmap_selector(allowed)
-        return indexes.search_params(self.index, selector, k), (selector, bitmap)
+        return Restriction(mask, selector, bitmap)
+
+    def memo(self, key, build):
+        """``build()``, kept under ``key`` among this generation's last
+        MEMO_KEPT derived values (built outside the lock: two threads may
+        both build one, and either result serves)."""
+        with self._memo_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = build()
+        with self._memo_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_KEPT:
+                self._memo.popitem(last=False)
+        return value
 
     def _search_tail(self, query: np.ndarray, k: int, within: np.ndarray | None = None) -> list[Hit]:
         found: list[Hit] = []

@@ -22,7 +22,7 @@ from corpus.model import Record
 from embeddings.collection import Collection
 from embeddings.batching import encode_overlapped
 from embeddings.encoder import Encoder
-from embeddings.ranges import date_fits, dense_in_range, lexical_with_range
+from embeddings.ranges import date_fits, dense_in_range, lexical_with_range, period
 from embeddings.vectors import gather
 from service import rerank
 from service.interpret import Interpretation
@@ -91,8 +91,12 @@ class Retriever:
 
     def _lexical_side(self, interpretation: Interpretation, depth: int, mode: str) -> tuple[dict[int, float], dict[int, np.ndarray], tuple | None]:
         """The lexical list and, for the second stage of "hybrid", its hits'
-        stems and the question's weighed words (service.rerank)."""
+        stems and the question's weighed words (service.rerank). A date
+        constraint's period is made ready here too, for the dense search
+        that follows the encode."""
         date_from, date_to = interpretation.date_from, interpretation.date_to
+        if (date_from or date_to) and mode != "lexical":
+            period(self.collection, date_from, date_to)
         lexical = self._lexical(interpretation.lexical_terms, depth, date_from, date_to) if mode != "dense" else {}
         if mode != "hybrid":
             return lexical, {}, None
