@@ -244,13 +244,17 @@ class RecordStore:
 
     def word_ids(self, positions: list[int]) -> dict[int, np.ndarray]:
         """Each record's stems (corpus.text.record_words) as sorted ids, without decoding the record."""
+        return {pos: np.frombuffer(words, dtype=np.int32) for pos, words in self.word_blobs(positions).items()}
+
+    def word_blobs(self, positions: list[int]) -> dict[int, bytes]:
+        """``word_ids`` as stored: int32 bytes, for a caller that joins many
+        records' ids into one array (service.rerank.PoolWords)."""
         if not positions:
             return {}
         if self._vocabulary is not None:
-            return {pos: _words(r, self._vocabulary) for pos, r in self.by_positions(positions).items()}
+            return {pos: _words(r, self._vocabulary).tobytes() for pos, r in self.by_positions(positions).items()}
         marks = ",".join("?" * len(positions))
-        rows = self._db.execute(f"SELECT pos, words FROM records WHERE pos IN ({marks})", positions)
-        return {pos: np.frombuffer(words, dtype=np.int32) for pos, words in rows}
+        return dict(self._db.execute(f"SELECT pos, words FROM records WHERE pos IN ({marks})", positions))
 
     def stem_ids(self, stems: Iterable[str]) -> np.ndarray:
         """The ids of those of ``stems`` that some record has (the others match nothing)."""

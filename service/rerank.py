@@ -99,15 +99,26 @@ def unit_weights(store: RecordStore, units: list[Unit], total: int) -> np.ndarra
 
 
 class PoolWords:
-    """The stem ids (RecordStore.word_ids) of a pool of records, flattened:
-    which records hold which stems is then a few numpy passes, not a set
-    operation per record and stem."""
+    """The stem ids of a pool of records, flattened: which records hold which
+    stems is then a few numpy passes, not a set operation per record and
+    stem. Built from the ids as stored (RecordStore.word_blobs), joined
+    before they become arrays."""
 
-    def __init__(self, pool: list[np.ndarray]) -> None:
-        self.size = len(pool)
-        lengths = np.fromiter((len(ids) for ids in pool), dtype=np.int64, count=len(pool))
-        self.flat = np.concatenate(pool) if pool else np.zeros(0, dtype=np.int32)
-        self.owner = np.repeat(np.arange(len(pool)), lengths)
+    def __init__(self, blobs: list[bytes]) -> None:
+        self.size = len(blobs)
+        lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)) // 4
+        self.flat = np.frombuffer(b"".join(blobs), dtype=np.int32)
+        self.owner = np.repeat(np.arange(len(blobs)), lengths)
+
+
+def _positions_in(ids: np.ndarray, size: int) -> np.ndarray:
+    """A table over stem ids up to ``size``: the index of each of ``ids``
+    (sorted, unique) in it, -1 elsewhere. Looking a pool's stems up in it is
+    one gather, where a sorted search or ``isin`` over the same stems took
+    several times as long."""
+    table = np.full(size, -1, dtype=np.int32)
+    table[ids] = np.arange(len(ids), dtype=np.int32)
+    return table
 
 
 def coverage(pool: PoolWords, units: list[Unit], weights: np.ndarray) -> np.ndarray:
@@ -117,15 +128,18 @@ def coverage(pool: PoolWords, units: list[Unit], weights: np.ndarray) -> np.ndar
     wanted = np.unique(np.concatenate([unit.ids for unit in units])) if units else np.zeros(0, dtype=np.int32)
     if total <= 0 or not len(wanted):
         return np.zeros(pool.size)
+    index = _positions_in(wanted, max(int(wanted[-1]), int(pool.flat.max(initial=0))) + 1)
     # member[i, u]: the question's i-th stem belongs to unit u (two words of
     # the question may share a stem, so a stem may belong to several units).
     member = np.zeros((len(wanted), len(units)), dtype=np.int64)
     for u, unit in enumerate(units):
-        member[np.searchsorted(wanted, unit.ids), u] = 1
-    at = np.minimum(np.searchsorted(wanted, pool.flat), len(wanted) - 1)
-    hit = wanted[at] == pool.flat
-    found = np.zeros((pool.size, len(units)), dtype=np.int64)
-    np.add.at(found, pool.owner[hit], member[at[hit]])
+        member[index[unit.ids], u] = 1
+    at = index[pool.flat]
+    hit = at >= 0
+    # present[r, i]: pooled record r has the question's i-th stem.
+    present = np.zeros(pool.size * len(wanted), dtype=np.int64)
+    present[pool.owner[hit] * len(wanted) + at[hit]] = 1
+    found = present.reshape(pool.size, len(wanted)) @ member
     return (found > 0) @ weights / total
 
 
@@ -151,12 +165,16 @@ def word_feedback(head: np.ndarray, pool: PoolWords) -> np.ndarray:
     pooled records that have it (0 to 1)."""
     if not len(head):
         return np.zeros(pool.size)
-    shared = np.isin(pool.flat, head)
-    ids, owners = pool.flat[shared], pool.owner[shared]
-    found, which, df = np.unique(ids, return_inverse=True, return_counts=True)
-    weight = np.log((pool.size + 1) / df)
+    stems = np.unique(head)
+    which = _positions_in(stems, max(int(stems[-1]), int(pool.flat.max(initial=0))) + 1)[pool.flat]
+    shared = which >= 0
+    which, owners = which[shared], pool.owner[shared]
+    df = np.bincount(which, minlength=len(stems))
+    found = df > 0
+    weight = np.zeros(len(stems))
+    weight[found] = np.log((pool.size + 1) / df[found])
     # A stem of the head that no pooled record has counts as if one had it.
-    total = float(weight.sum()) + (len(head) - len(found)) * math.log(pool.size + 1)
+    total = float(weight[found].sum()) + (len(head) - int(found.sum())) * math.log(pool.size + 1)
     if total <= 0:
         return np.zeros(pool.size)
     return np.bincount(owners, weights=weight[which], minlength=pool.size) / total

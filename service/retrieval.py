@@ -89,7 +89,7 @@ class Retriever:
         overall, within = lexical_with_range(self.collection.store, terms, depth, date_from, date_to)
         return dict(overall + within)
 
-    def _lexical_side(self, interpretation: Interpretation, depth: int, mode: str) -> tuple[dict[int, float], dict[int, np.ndarray], tuple | None]:
+    def _lexical_side(self, interpretation: Interpretation, depth: int, mode: str) -> tuple[dict[int, float], dict[int, bytes], tuple | None]:
         """The lexical list and, for the second stage of "hybrid", its hits'
         stems and the question's weighed words (service.rerank). A date
         constraint's period is made ready here too, for the dense search
@@ -104,7 +104,7 @@ class Retriever:
         for unit in units:
             unit.ids = self.collection.store.stem_ids(unit.stems)
         weights = rerank.unit_weights(self.collection.store, units, self.collection.count)
-        return lexical, self.collection.store.word_ids(list(lexical)), (units, weights)
+        return lexical, self.collection.store.word_blobs(list(lexical)), (units, weights)
 
     def retrieve(self, interpretation: Interpretation, k: int, mode: str = "hybrid", *, strict_dates: bool = False) -> list[Candidate]:
         """Best ``k`` candidates. ``mode`` "dense" or "lexical" runs one side
@@ -131,7 +131,7 @@ class Retriever:
         if mode == "hybrid" and pooled_ids:
             rows = self._rows(pool)
             cosine = rows @ vector
-            stems = fetched | self.collection.store.word_ids([pos for pos in pooled_ids if pos not in fetched])
+            stems = fetched | self.collection.store.word_blobs([pos for pos in pooled_ids if pos not in fetched])
             pooled = rerank.PoolWords([stems[pos] for pos in pooled_ids])
             fused = self._scores(words, pooled_ids, cosine, lexical, pooled)
         else:
@@ -175,13 +175,13 @@ class Retriever:
         # Kept positive, so that scaling by the date fit always lowers a score.
         return np.maximum(rerank.first_stage(cosine, bm25, cover), 1e-6)
 
-    def _feedback(self, fused: np.ndarray, scale: np.ndarray, rows: np.ndarray, pooled: rerank.PoolWords, positions: np.ndarray, stems: dict[int, np.ndarray]) -> np.ndarray:
+    def _feedback(self, fused: np.ndarray, scale: np.ndarray, rows: np.ndarray, pooled: rerank.PoolWords, positions: np.ndarray, stems: dict[int, bytes]) -> np.ndarray:
         """What to add to each candidate's score: the similarity to the head of
         the ranking, to the centroid of its vectors and to the words of its
         best record, scaled by the same date fit as the rest of the score.
         ``rows`` and ``pooled`` are the candidates' vectors and stems."""
         head = np.lexsort((positions, -fused))[: rerank.FEEDBACK_DEPTH]
         mean = rerank.centroid(rows[head])
-        shared = rerank.word_feedback(stems[int(positions[head[0]])], pooled)
+        shared = rerank.word_feedback(np.frombuffer(stems[int(positions[head[0]])], dtype=np.int32), pooled)
         near = rows @ mean if mean is not None else np.zeros(len(positions))
         return (rerank.WEIGHT_CENTROID * near + rerank.WEIGHT_WORDS * shared) * scale

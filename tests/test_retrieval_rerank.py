@@ -11,7 +11,7 @@ from service.rerank import PoolWords, Unit, centroid, coverage, first_stage, que
 
 
 def pooled(vocabulary, *stem_sets):
-    return PoolWords([vocabulary.encode(stems) for stems in stem_sets])
+    return PoolWords([vocabulary.encode(stems).tobytes() for stems in stem_sets])
 
 
 def test_a_name_and_its_code_names_are_one_unit_of_the_question():
