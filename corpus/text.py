@@ -52,4 +52,5 @@ def record_words(title: str, summary: str, notes: list[str]) -> frozenset[str]:
 
 
 def stems(text: str) -> set[str]:
-    return {w[:STEM] for w in terms(text)}
+    """The stems of ``terms(text)``, without keeping their order."""
+    return {w[:STEM] for w in _WORD.findall(fold(text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())}

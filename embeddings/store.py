@@ -51,6 +51,11 @@ CREATE VIRTUAL TABLE records_fts USING fts5(
 FTS_WEIGHTS = (1.0, 1.0, 1.0)
 
 _decoder = msgspec.json.Decoder(Record)
+
+
+def decode_record(stored: str) -> Record:
+    """A record from its stored JSON (RecordStore.stored_by_positions)."""
+    return _decoder.decode(stored)
 # Date masks kept per store (each is one byte per record: 1 MB at a million).
 MASKS_KEPT = 16
 # Past any YYYYMMDD day: where an undated record ends and an empty position begins.
@@ -236,11 +241,15 @@ class RecordStore:
         return self._db.execute("SELECT count(*) FROM records").fetchone()[0]
 
     def by_positions(self, positions: list[int]) -> dict[int, Record]:
+        return {pos: _decoder.decode(blob) for pos, blob in self.stored_by_positions(positions).items()}
+
+    def stored_by_positions(self, positions: list[int]) -> dict[int, str]:
+        """The records as stored (JSON; ``decode_record`` reads one), for a
+        caller that will read only some of them."""
         if not positions:
             return {}
         marks = ",".join("?" * len(positions))
-        rows = self._db.execute(f"SELECT pos, json FROM records WHERE pos IN ({marks})", positions)
-        return {pos: _decoder.decode(blob) for pos, blob in rows}
+        return dict(self._db.execute(f"SELECT pos, json FROM records WHERE pos IN ({marks})", positions))
 
     def word_ids(self, positions: list[int]) -> dict[int, np.ndarray]:
         """Each record's stems (corpus.text.record_words) as sorted ids, without decoding the record."""

@@ -38,10 +38,9 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-def key_sentences(record: Record, question: str, limit: int = 2) -> str:
-    """The summary sentences that share most words with the question, in their original order."""
+def key_sentences(record: Record, wanted: set[str], limit: int = 2) -> str:
+    """The summary sentences that share most of the question's stems ``wanted``, in their original order."""
     sentences = split_sentences(record.summary) or [record.title]
-    wanted = stems(question)
     # The first sentence of a catalogue abstract usually states what the document is; it wins ties.
     scored = sorted(range(len(sentences)), key=lambda i: (-len(stems(sentences[i]) & wanted), i))
     chosen = sorted(scored[:limit]) if len(sentences) > limit else list(range(len(sentences)))
@@ -61,9 +60,10 @@ def compose(question: str, records: list[Record], caveats: list | None = None) -
         lines = ["From the most relevant record in the collection:"]
     else:
         lines = [f"From the {len(records)} most relevant records in the collection, in date order:"]
+    wanted = stems(question)
     for n, record in enumerate(records, start=1):
         when = record.date or "Undated"
-        lines.append(f"- {when}: {record.title}. {key_sentences(record, question)} [{n}]")
+        lines.append(f"- {when}: {record.title}. {key_sentences(record, wanted)} [{n}]")
     if caveats:
         lines.append("Caveats — " + "; ".join(f"{c.label}: " + " ".join(f"[{n}]" for n in c.sources) for c in caveats))
     lines.append(BASIS)

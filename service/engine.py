@@ -137,6 +137,18 @@ def answer_sources(candidates: list[Candidate], reading: Interpretation, k: int,
     return found, select_sources(candidates, k, settings.min_score, vectors)
 
 
+class _Lazy(dict):
+    """``compute(i)`` for each key ``i`` the first time it is read."""
+
+    def __init__(self, compute) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key):
+        self[key] = value = self.compute(key)
+        return value
+
+
 def select_sources(candidates: list[Candidate], k: int, min_score: float, vectors=None) -> list[Candidate]:
     """The candidates worth citing: the best ``k`` whose cosine reaches
     ``min_score`` (none may), near-duplicates collapsed, and among equally
@@ -144,7 +156,8 @@ def select_sources(candidates: list[Candidate], k: int, min_score: float, vector
     cited before a second one from the same side. ``candidates`` come best
     first."""
     remaining = [c for c in candidates if c.cosine >= min_score]
-    sides = [side(c.record) for c in remaining]
+    # Read only for the candidates a pick looks at (each reads its record).
+    sides = _Lazy(lambda i: side(remaining[i].record))
     # Gathered once: each pick then drops its near-duplicates with one
     # product instead of reading memory-mapped rows pair by pair.
     rows = gather(vectors, [c.pos for c in remaining]) if vectors is not None and remaining else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from embeddings.collection import Collection
 from embeddings.batching import encode_overlapped
 from embeddings.encoder import Encoder
 from embeddings.ranges import date_fits, dense_in_range, lexical_with_range, period
+from embeddings.store import decode_record
 from embeddings.vectors import gather
 from service import rerank
 from service.interpret import Interpretation
@@ -42,12 +44,18 @@ DATE_FIT = {"within": 1.0, "partial": 0.8, "undated": 0.6, "outside": 0.5}
 @dataclass(frozen=True)
 class Candidate:
     pos: int
-    record: Record
+    # The record, or its JSON as stored, decoded when first read: an answer
+    # reads a dozen of its fifty candidates.
+    stored: Record | str
     cosine: float
     fused: float
     dense_rank: int | None
     lexical_rank: int | None
     date_fit: str | None = None
+
+    @cached_property
+    def record(self) -> Record:
+        return self.stored if isinstance(self.stored, Record) else decode_record(self.stored)
 
 
 def date_fit(earliest: str | None, latest: str | None, date_from: str | None, date_to: str | None) -> str:
@@ -148,7 +156,7 @@ class Retriever:
         best = keep[np.lexsort((pool[keep], -fused[keep]))][:k]
         positions = pool[best].tolist()
         cosines = cosine[best].tolist() if cosine is not None else self.collection.cosines(vector, positions)
-        records = self.collection.store.by_positions(positions)
+        records = self.collection.store.stored_by_positions(positions)
         return [
             Candidate(pos, records[pos], float(cos), float(fused[i]), dense_rank.get(pos), lexical_rank.get(pos), None if fits is None else fits[i])
             for i, pos, cos in zip(best.tolist(), positions, cosines)
