@@ -177,6 +177,27 @@ def test_date_filtered_dense_search_returns_only_records_in_range(tmp_path, monk
     c.close()
 
 
+def test_a_periods_search_is_prepared_once_and_reaches_rows_past_the_index(tmp_path, monkeypatch):
+    from embeddings import ranges
+
+    ingest(tmp_path, many(60), HashingEncoder(), index_type="ivf")
+    ingest(tmp_path, many(60) + many(3, start=60), HashingEncoder(), index_type="ivf")  # m60..m62: after the index
+    c = Collection.open(tmp_path)
+    assert c.manifest["index_rows"] == 60 and c.rows == 63
+    listed = ranges.period(c, "1950-01-01", "1950-12-31")
+    assert listed.positions is not None and listed.restriction is None and listed.count == len(listed.positions) == 4
+    monkeypatch.setattr(ranges, "EXACT_IN_RANGE", 0)
+    assert ranges.period(c, "1950-01-01", "1950-12-31") is listed, "kept for the generation"
+    wide = ranges.period(c, "1950-01-01", "1951-12-31")
+    assert wide.positions is None and int(wide.restriction.mask.sum()) == wide.count == 8
+    assert ranges.period(c, "1950-01-01", "1951-12-31") is wide
+    query = HashingEncoder().encode(["Report 61 on the Berlin question"])[0]
+    hits = ranges.dense_in_range(c, query, 10, "1950-01-01", "1951-12-31")
+    found = c.store.by_positions([h.pos for h in hits])
+    assert sorted(found[h.pos].id for h in hits) == sorted(f"m{i}" for i in (0, 1, 20, 21, 40, 41, 60, 61))
+    c.close()
+
+
 def test_one_lexical_query_gives_the_overall_and_the_in_range_lists(tmp_path):
     from embeddings import ranges
 
