@@ -26,6 +26,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import faiss
 import numpy as np
@@ -96,8 +97,7 @@ def inner_products(query: np.ndarray, vectors: np.ndarray, positions: np.ndarray
     return out
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     pos: int
     score: float
 
@@ -267,12 +267,15 @@ class Collection:
         if self.index.ntotal:
             params = self._params if within is None else indexes.search_params(self.index, within.selector, k)
             scores, positions = self.index.search(q, k, params=params) if params else self.index.search(q, k)
-            hits = [Hit(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
-            if hits and indexes.lossy(self.index):
+            found = positions[0] >= 0
+            positions, scores = positions[0][found], scores[0][found]
+            if len(positions) and indexes.lossy(self.index):
                 # Half-precision cells rank the candidates; the scores returned
                 # (and compared with the exactly searched tail) are exact.
-                exact = self.cosines(q[0], [h.pos for h in hits])
-                hits = sorted((Hit(h.pos, float(s)) for h, s in zip(hits, exact)), key=lambda h: (-h.score, h.pos))
+                scores = self.cosines(q[0], positions)
+                order = np.lexsort((positions, -scores))
+                positions, scores = positions[order], scores[order]
+            hits = list(map(Hit, positions.tolist(), scores.tolist()))
         if self._tail:
             hits = sorted(hits + self._search_tail(q[0], k, None if within is None else within.mask), key=lambda h: (-h.score, h.pos))[:k]
         return hits
