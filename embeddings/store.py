@@ -56,6 +56,8 @@ _decoder = msgspec.json.Decoder(Record)
 def decode_record(stored: str) -> Record:
     """A record from its stored JSON (RecordStore.stored_by_positions)."""
     return _decoder.decode(stored)
+
+
 # Date masks kept per store (each is one byte per record: 1 MB at a million).
 MASKS_KEPT = 16
 # Past any YYYYMMDD day: where an undated record ends and an empty position begins.
