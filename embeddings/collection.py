@@ -252,7 +252,8 @@ class Collection:
         if positions.min() < 0 or positions.max() >= len(vectors):
             raise IndexError(f"row positions must be in [0, {len(vectors)})")
         if isinstance(vectors, np.ndarray):
-            return inner_products(query, vectors, positions)
+            with indexes.one_thread():
+                return inner_products(query, vectors, positions)
         return vectors.take(positions) @ query
 
     def search(self, query: np.ndarray, k: int, within: "Restriction | None" = None) -> list[Hit]:
@@ -266,7 +267,8 @@ class Collection:
         hits: list[Hit] = []
         if self.index.ntotal:
             params = self._params if within is None else indexes.search_params(self.index, within.selector, k)
-            scores, positions = self.index.search(q, k, params=params) if params else self.index.search(q, k)
+            with indexes.one_thread():
+                scores, positions = self.index.search(q, k, params=params) if params else self.index.search(q, k)
             found = positions[0] >= 0
             positions, scores = positions[0][found], scores[0][found]
             if len(positions) and indexes.lossy(self.index):

@@ -18,6 +18,7 @@ from msgspec import Meta
 from corpus.errors import InvalidInputError, NotFoundError, RecordError
 from corpus.loaders import LoadResult, load_files
 from corpus.model import FieldError, record_from_mapping
+from embeddings.indexes import one_thread
 from embeddings.ingest import IngestReport, ingest, remove
 from service.engine import Docent
 from service.schemas import errors
@@ -63,7 +64,9 @@ def _result(docent: Docent, loaded: LoadResult, report: IngestReport) -> AdminRe
 
 def _index(docent: Docent, loaded: LoadResult, replace: bool) -> AdminResult:
     s = docent.settings
-    report = ingest(s.data_dir, loaded.records, docent.encoder, replace=replace, batch_size=s.batch_size)
+    # Building beside the requests: OpenMP workers would spin on their cores.
+    with one_thread():
+        report = ingest(s.data_dir, loaded.records, docent.encoder, replace=replace, batch_size=s.batch_size)
     return _result(docent, loaded, report)
 
 
@@ -79,7 +82,8 @@ def ingest_records(data: JSONBody[IngestRequest], docent: NamedDependency[Docent
 
 @delete("/records/{record_id:str}", status_code=200, sync_to_thread=True, responses=errors(401, 403, 404), summary="Remove a record from the index")
 def delete_record(record_id: FromPath[str], docent: NamedDependency[Docent]) -> AdminResult:
-    report = remove(docent.settings.data_dir, [record_id])
+    with one_thread():
+        report = remove(docent.settings.data_dir, [record_id])
     if report.notes:
         raise NotFoundError(f"no record with id {record_id!r} in this collection")
     return _result(docent, LoadResult(), report)

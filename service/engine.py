@@ -15,7 +15,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import faiss
 import msgspec
 import numpy as np
 
@@ -216,12 +215,6 @@ class Docent:
         self.conversations = conversations
         # One attribute holds the live index, so swapping in a new generation is
         # a single assignment: a request in flight keeps the one it started with.
-        # One question is one FAISS query: its OpenMP threads cannot split it,
-        # and their barrier stalls whenever the encoder or another request holds
-        # the other core (a 5-row cosine took 8.6 ms instead of 4 µs). The
-        # setting is per process: `docent ingest` keeps its threads for
-        # building indexes; an admin re-index in the service builds with one.
-        faiss.omp_set_num_threads(1)
         # Lexical searches run here beside the question's encoding (service.retrieval).
         self._pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="lexical")
         self.retriever = Retriever(encoder, collection, self._pool)

@@ -269,3 +269,51 @@ def test_an_ivf_index_keeps_half_precision_cells_but_returns_exact_scores(tmp_pa
         assert [h.pos for h in hits] == exact_top(collection, query, 5)
     finally:
         collection.close()
+
+
+def test_searches_run_faiss_on_one_thread_in_any_thread_and_restore_its_setting(tmp_path, monkeypatch):
+    import threading
+
+    import faiss
+
+    import embeddings.collection as collection_module
+
+    ingest(tmp_path, records(), HashingEncoder(), index_type="ivf")
+    collection = Collection.open(tmp_path)
+    seen = {"search": [], "cosines": [], "after": []}
+
+    class Spy:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def search(self, *args, **kwargs):
+            seen["search"].append(faiss.omp_get_max_threads())
+            return self.inner.search(*args, **kwargs)
+
+    real_products = collection_module.inner_products
+
+    def products(*args):
+        seen["cosines"].append(faiss.omp_get_max_threads())
+        return real_products(*args)
+
+    def request() -> None:
+        # OpenMP's thread count belongs to the calling thread: a request
+        # thread starts from its own default, here three.
+        faiss.omp_set_num_threads(3)
+        query = HashingEncoder().encode(["Soviet talks on Berlin"])[0]
+        collection.search(query, 5)
+        collection.cosines(query, [0, 1, 2])
+        seen["after"].append(faiss.omp_get_max_threads())
+
+    monkeypatch.setattr(collection, "index", Spy(collection.index))
+    monkeypatch.setattr(collection_module, "inner_products", products)
+    try:
+        worker = threading.Thread(target=request)
+        worker.start()
+        worker.join()
+    finally:
+        collection.close()
+    assert seen == {"search": [1], "cosines": [1], "after": [3]}
