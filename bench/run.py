@@ -82,9 +82,16 @@ def run_scale(data_dir: Path, plain, questions: list[str], query_vectors: np.nda
     served = serving_encoder(DEFAULT_MODEL, threads=args.threads, max_batch=settings.encode_batch_max, max_wait=settings.encode_batch_wait_ms / 1000)
     docents = {name: Docent.open(settings, encoder) for name, encoder in (("plain", plain), ("serial", serial), ("batching", batching), ("service", served))}
     try:
+        # The latency targets are read on the service measured alone beside
+        # the reference encode: between two of its questions the in-process
+        # variants run their own copy of the model, which evicts the encoder
+        # process's weights from the cache (+2.4 ms a question at 100k), a
+        # neighbour no deployment has. The variants are compared in a second pass.
+        out["ask_alone"] = measure.ask_latency({"service": docents["service"]}, plain, questions, args.repeats)
+        log("  /ask, service alone, one client (ms): " + json.dumps({k: v["total"] if "total" in v else v for k, v in out["ask_alone"].items()}))
         latency_variants = {name: docents[name] for name in ("plain", "batching", "service")}
         out["ask"] = measure.ask_latency(latency_variants, plain, questions, args.repeats)
-        log("  /ask in process, one client (ms): " + json.dumps({k: v["total"] if "total" in v else v for k, v in out["ask"].items()}))
+        log("  /ask in process, variants side by side, one client (ms): " + json.dumps({k: v["total"] if "total" in v else v for k, v in out["ask"].items()}))
         calls = {name: (lambda d: lambda q: d.ask(AskRequest(question=q)))(docents[name]) for name in ("serial", "batching", "service")}
         out["throughput"] = measure.throughput_table(calls, args.clients, args.duration, questions, args.throughput_repeats)
         out["batch_sizes"] = {str(k): v for k, v in sorted(served.batch_sizes.items())}
@@ -173,8 +180,9 @@ def targets(report: dict, limits: dict) -> list[dict]:
         ratio = report["ingest"]["ratio"]
         rows.append({"what": "ingest / raw encoder throughput", "value": ratio, "limit": limits["ingest_ratio"], "ok": ratio >= limits["ingest_ratio"]})
     for label, scale in report["scales"].items():
-        ask, encode = scale["ask"], scale["ask"]["question_encode"]["p50"]
-        p50, p99 = ask["service"]["total"]["p50"] / encode, ask["service"]["total"]["p99"] / encode
+        ask, alone = scale["ask"], scale.get("ask_alone", scale["ask"])  # reports from before the alone pass
+        encode = alone["question_encode"]["p50"]
+        p50, p99 = alone["service"]["total"]["p50"] / encode, alone["service"]["total"]["p99"] / encode
         growth = ask["service"]["total"]["p50"] / ask["plain"]["total"]["p50"]
         one, sixteen = scale["throughput"]["service"]["1"]["answers_per_s"], scale["throughput"]["service"].get("16", {}).get("answers_per_s", 0)
         if label != "real":

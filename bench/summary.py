@@ -29,7 +29,16 @@ def markdown(report: dict) -> str:
         i = report["ingest"]
         out += [f"**Ingest** ({i['records']} real records, median of {len(i['rounds'])} rounds): {i['ingest_per_s']} records/s, "
                 f"bare encoder {i['encoder_per_s']} records/s on the same texts: ratio **{i['ratio']:.2f}**.", ""]
-    out += ["**/ask, one client, in process** (ms, p50 / p95 / p99):", "",
+    alone = [s for s in labels if "ask_alone" in scales[s]]
+    if alone:
+        out += ["**/ask, one client, the service alone** (ms, p50 / p95 / p99; the latency targets' figures):", "",
+                "| | " + " | ".join(alone) + " |", "|---|" + "---|" * len(alone)]
+        out.append("| question encode (bare encoder) | " + " | ".join(_ms(scales[s]["ask_alone"]["question_encode"]) for s in alone) + " |")
+        out.append("| `service` total | " + " | ".join(_ms(scales[s]["ask_alone"]["service"]["total"]) for s in alone) + " |")
+        for phase in ("encode", "search", "compose"):
+            out.append(f"| … {phase} | " + " | ".join(_ms(scales[s]["ask_alone"]["service"][phase]) for s in alone) + " |")
+        out.append("")
+    out += ["**/ask, one client, in process, the variants side by side** (ms, p50 / p95 / p99):", "",
             "| | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     out.append("| question encode (bare encoder) | " + " | ".join(_ms(scales[s]["ask"]["question_encode"]) for s in labels) + " |")
     for variant in VARIANTS:
