@@ -74,8 +74,16 @@ def ask_latency(docents: dict, plain, questions: list[str], repeats: int) -> dic
     call follows an unmeasured one of the same variant (with the previous
     question), so every variant is measured warm: otherwise a variant whose
     encoder process sat idle while the others ran would pay for cold caches
-    that the in-process ones, run back to back, do not."""
+    that the in-process ones, run back to back, do not. One unmeasured round
+    of all the questions comes first, so that the figures are a running
+    service's, not partly a cold start's (pages of a large collection not yet
+    read, memoised question words and caveats not yet computed): cold start
+    is measured on its own."""
     timers = {name: instrument(d) for name, d in docents.items()}
+    for question in questions:
+        plain.encode([question])
+        for d in docents.values():
+            d.ask(AskRequest(question=question))
     samples = {name: {"total": [], "encode": [], "search": [], "compose": []} for name in docents}
     reference = []
     for _ in range(repeats):
