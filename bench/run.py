@@ -82,13 +82,14 @@ def run_scale(data_dir: Path, plain, questions: list[str], query_vectors: np.nda
     served = serving_encoder(DEFAULT_MODEL, threads=args.threads, max_batch=settings.encode_batch_max, max_wait=settings.encode_batch_wait_ms / 1000)
     docents = {name: Docent.open(settings, encoder) for name, encoder in (("plain", plain), ("serial", serial), ("batching", batching), ("service", served))}
     try:
-        # The latency targets are read on the service measured alone beside
-        # the reference encode: between two of its questions the in-process
-        # variants run their own copy of the model, which evicts the encoder
-        # process's weights from the cache (+2.4 ms a question at 100k), a
-        # neighbour no deployment has. The variants are compared in a second pass.
-        out["ask_alone"] = measure.ask_latency({"service": docents["service"]}, plain, questions, args.repeats)
-        log("  /ask, service alone, one client (ms): " + json.dumps({k: v["total"] if "total" in v else v for k, v in out["ask_alone"].items()}))
+        # The latency targets are read on `service` and `plain` each measured
+        # alone beside the reference encode: side by side, the in-process
+        # variants run their own copy of the model between two of the
+        # service's questions, which evicts the encoder process's weights from
+        # the cache (+2.4 ms a question at 100k), a neighbour no deployment has.
+        # The side-by-side pass stays for comparing the variants at the same moments.
+        out["ask_alone"] = {name: measure.ask_latency({name: docents[name]}, plain, questions, args.repeats) for name in ("service", "plain")}
+        log("  /ask alone, one client (ms): " + json.dumps({n: {k: v["total"] if "total" in v else v for k, v in r.items()} for n, r in out["ask_alone"].items()}))
         latency_variants = {name: docents[name] for name in ("plain", "batching", "service")}
         out["ask"] = measure.ask_latency(latency_variants, plain, questions, args.repeats)
         log("  /ask in process, variants side by side, one client (ms): " + json.dumps({k: v["total"] if "total" in v else v for k, v in out["ask"].items()}))
@@ -173,6 +174,14 @@ def _inodes(data_dir: Path) -> dict[str, int]:
     return inodes
 
 
+def over_encode(scale: dict, variant: str, percentile: str) -> float:
+    """A variant's latency percentile over the reference encode's p50, from
+    its pass alone (from the side-by-side pass in reports made before it)."""
+    passes = scale.get("ask_alone", {})
+    measured = passes[variant] if variant in passes else scale["ask"]
+    return measured[variant]["total"][percentile] / measured["question_encode"]["p50"]
+
+
 def targets(report: dict, limits: dict) -> list[dict]:
     """Each target with the measured figure and whether it holds."""
     rows = []
@@ -180,10 +189,8 @@ def targets(report: dict, limits: dict) -> list[dict]:
         ratio = report["ingest"]["ratio"]
         rows.append({"what": "ingest / raw encoder throughput", "value": ratio, "limit": limits["ingest_ratio"], "ok": ratio >= limits["ingest_ratio"]})
     for label, scale in report["scales"].items():
-        ask, alone = scale["ask"], scale.get("ask_alone", scale["ask"])  # reports from before the alone pass
-        encode = alone["question_encode"]["p50"]
-        p50, p99 = alone["service"]["total"]["p50"] / encode, alone["service"]["total"]["p99"] / encode
-        growth = ask["service"]["total"]["p50"] / ask["plain"]["total"]["p50"]
+        p50, p99 = over_encode(scale, "service", "p50"), over_encode(scale, "service", "p99")
+        growth = over_encode(scale, "service", "p50") / over_encode(scale, "plain", "p50")
         one, sixteen = scale["throughput"]["service"]["1"]["answers_per_s"], scale["throughput"]["service"].get("16", {}).get("answers_per_s", 0)
         if label != "real":
             rows.append({"what": f"{label}: /ask p50 / question encode", "value": round(p50, 2), "limit": limits["p50_over_encode"], "ok": p50 <= limits["p50_over_encode"]})

@@ -31,12 +31,14 @@ def markdown(report: dict) -> str:
                 f"bare encoder {i['encoder_per_s']} records/s on the same texts: ratio **{i['ratio']:.2f}**.", ""]
     alone = [s for s in labels if "ask_alone" in scales[s]]
     if alone:
-        out += ["**/ask, one client, the service alone** (ms, p50 / p95 / p99; the latency targets' figures):", "",
+        out += ["**/ask, one client, each variant alone** (ms, p50 / p95 / p99; the latency targets' figures):", "",
                 "| | " + " | ".join(alone) + " |", "|---|" + "---|" * len(alone)]
-        out.append("| question encode (bare encoder) | " + " | ".join(_ms(scales[s]["ask_alone"]["question_encode"]) for s in alone) + " |")
-        out.append("| `service` total | " + " | ".join(_ms(scales[s]["ask_alone"]["service"]["total"]) for s in alone) + " |")
-        for phase in ("encode", "search", "compose"):
-            out.append(f"| … {phase} | " + " | ".join(_ms(scales[s]["ask_alone"]["service"][phase]) for s in alone) + " |")
+        for variant in scales[alone[0]]["ask_alone"]:
+            passes = [scales[s]["ask_alone"][variant] for s in alone]
+            out.append(f"| question encode (bare encoder), beside `{variant}` | " + " | ".join(_ms(p["question_encode"]) for p in passes) + " |")
+            out.append(f"| `{variant}` total | " + " | ".join(_ms(p[variant]["total"]) for p in passes) + " |")
+            for phase in ("encode", "search", "compose"):
+                out.append(f"| … {phase} | " + " | ".join(_ms(p[variant][phase]) for p in passes) + " |")
         out.append("")
     out += ["**/ask, one client, in process, the variants side by side** (ms, p50 / p95 / p99):", "",
             "| | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
