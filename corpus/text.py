@@ -22,13 +22,13 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
+def _content_words(text: str):
+    return (w for w in _WORD.findall(fold(text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit()))
+
+
 def terms(text: str) -> list[str]:
     """Content words of a text, folded, stopwords removed, first occurrence order."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(fold(text)):
-        if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
-            seen.setdefault(word, None)
-    return list(seen)
+    return list(dict.fromkeys(_content_words(text)))
 
 
 # A five-letter prefix is a crude stem that needs no language data:
@@ -53,4 +53,4 @@ def record_words(title: str, summary: str, notes: list[str]) -> frozenset[str]:
 
 def stems(text: str) -> set[str]:
     """The stems of ``terms(text)``, without keeping their order."""
-    return {w[:STEM] for w in _WORD.findall(fold(text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())}
+    return {w[:STEM] for w in _content_words(text)}

@@ -31,7 +31,6 @@ class Period:
     (Collection.memo): at a million records the mask, counting it and the
     selector cost ~2 ms, which the retriever pays beside the encode."""
 
-    count: int
     positions: np.ndarray | None
     restriction: Restriction | None
 
@@ -42,10 +41,9 @@ def period(collection: Collection, date_from: str | None, date_to: str | None) -
 
 def _period(collection: Collection, date_from: str | None, date_to: str | None) -> Period:
     mask = collection.store.date_mask(date_from, date_to)
-    count = int(np.count_nonzero(mask))
-    if count <= EXACT_IN_RANGE:
-        return Period(count, np.flatnonzero(mask), None)
-    return Period(count, None, collection.restriction(mask))
+    if np.count_nonzero(mask) <= EXACT_IN_RANGE:
+        return Period(np.flatnonzero(mask), None)
+    return Period(None, collection.restriction(mask))
 
 
 def dense_in_range(collection: Collection, query: np.ndarray, k: int, date_from: str | None, date_to: str | None) -> list[Hit]:
