@@ -99,7 +99,7 @@ def build(work: Path, records_file: Path, real_dir: Path, scale: int, *, index_t
     real_collection.close()
     digest = hashlib.sha256(records_file.read_bytes()).hexdigest()[:16]
     key = {"scale": scale, "seed": SEED, "noise": NOISE, "mix": "dirichlet", "records": digest, "format": FORMAT_VERSION, "index_type": index_type,
-           "index": indexes.choose(index_type, scale), "model": model}
+           "index": indexes.choose(index_type, scale), "cells": indexes.cell_codes(dimension, scale), "model": model}
     target = work / f"synthetic-{scale}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]}"
     stamp = target / "bench.json"
     if stamp.is_file() and json.loads(stamp.read_text())["key"] == key:

@@ -266,16 +266,17 @@ class Collection:
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         hits: list[Hit] = []
         if self.index.ntotal:
-            params = self._params if within is None else indexes.search_params(self.index, within.selector, k)
+            fetch = indexes.rescore_depth(self.index, k)
+            params = self._params if within is None else indexes.search_params(self.index, within.selector, fetch)
             with indexes.one_thread():
-                scores, positions = self.index.search(q, k, params=params) if params else self.index.search(q, k)
+                scores, positions = self.index.search(q, fetch, params=params) if params else self.index.search(q, fetch)
             found = positions[0] >= 0
             positions, scores = positions[0][found], scores[0][found]
             if len(positions) and indexes.lossy(self.index):
-                # Half-precision cells rank the candidates; the scores returned
-                # (and compared with the exactly searched tail) are exact.
+                # Coded cells choose the candidates; the scores returned (and
+                # compared with the exactly searched tail) are exact.
                 scores = self.cosines(q[0], positions)
-                order = np.lexsort((positions, -scores))
+                order = np.lexsort((positions, -scores))[:k]
                 positions, scores = positions[order], scores[order]
             hits = list(map(Hit, positions.tolist(), scores.tolist()))
         if self._tail:
