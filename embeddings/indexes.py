@@ -17,9 +17,10 @@ docs/performance.md), trains and adds a million vectors in a minute or two
 instead of ~5, and takes additions without rebuilding. HNSW stays available
 (``index_type = "hnsw"``).
 
-Indexes are read with ``IO_FLAG_MMAP_IFC``: the stored vectors are mapped
-from the file instead of copied, so opening a 1M-record index takes
-milliseconds and pages load on demand. A mapped index is read-only;
+Indexes are read with ``IO_FLAG_MMAP_IFC``: flat and half-precision vectors
+are mapped from the file instead of copied, and pages load on demand;
+product-coded cells, which FAISS cannot map, are read whole (112 MB, 0.12 s
+at 1M records). A mapped index is read-only;
 ``extend`` works on a fully loaded copy.
 """
 
@@ -178,7 +179,11 @@ def kind_of(index: faiss.Index) -> str:
 def describe(index: faiss.Index, trained_rows: int | None = None) -> dict:
     """The manifest's record of how an approximate index was built."""
     if isinstance(index, faiss.IndexIVF):
-        codes = f"PQ{index.M}x4fs" if isinstance(index, faiss.IndexIVFPQFastScan) else "SQfp16"
+        codes = "Flat"
+        if isinstance(index, faiss.IndexIVFPQFastScan):
+            codes = f"PQ{index.M}x4fs"
+        elif isinstance(index, faiss.IndexIVFScalarQuantizer):
+            codes = "SQfp16"
         return {"ivf": {"lists": int(index.nlist), "nprobe": int(index.nprobe), "codes": codes, "trained_rows": int(trained_rows or index.ntotal)}}
     if isinstance(index, faiss.IndexHNSW):
         return {"hnsw": {"M": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION, "ef_search": int(index.hnsw.efSearch)}}
