@@ -101,7 +101,7 @@ def unit_weights(store: RecordStore, units: list[Unit], total: int) -> np.ndarra
 class PoolWords:
     """The stem ids of a pool of records, flattened: which records hold which
     stems is then a few numpy passes, not a set operation per record and
-    stem. Built from the ids as stored (RecordStore.word_blobs), joined
+    stem. Built from the ids as stored (RecordStore.pooled_rows), joined
     before they become arrays."""
 
     def __init__(self, blobs: list[bytes]) -> None:

@@ -97,9 +97,10 @@ class Retriever:
         overall, within = lexical_with_range(self.collection.store, terms, depth, date_from, date_to)
         return dict(overall + within)
 
-    def _lexical_side(self, interpretation: Interpretation, depth: int, mode: str) -> tuple[dict[int, float], dict[int, bytes], tuple | None]:
+    def _lexical_side(self, interpretation: Interpretation, depth: int, mode: str) -> tuple[dict[int, float], dict[int, tuple[bytes, str]], tuple | None]:
         """The lexical list and, for the second stage of "hybrid", its hits'
-        stems and the question's weighed words (service.rerank). A date
+        stems and stored records (RecordStore.pooled_rows) and the question's
+        weighed words (service.rerank). A date
         constraint's period is made ready here too, for the dense search
         that follows the encode."""
         date_from, date_to = interpretation.date_from, interpretation.date_to
@@ -112,7 +113,7 @@ class Retriever:
         for unit in units:
             unit.ids = self.collection.store.stem_ids(unit.stems)
         weights = rerank.unit_weights(self.collection.store, units, self.collection.count)
-        return lexical, self.collection.store.word_blobs(list(lexical)), (units, weights)
+        return lexical, self.collection.store.pooled_rows(list(lexical)), (units, weights)
 
     def retrieve(self, interpretation: Interpretation, k: int, mode: str = "hybrid", *, strict_dates: bool = False) -> list[Candidate]:
         """Best ``k`` candidates. ``mode`` "dense" or "lexical" runs one side
@@ -135,11 +136,12 @@ class Retriever:
         pooled_ids = list(dict.fromkeys((*dense_rank, *lexical_rank)))
         # The pool as arrays from here on: a few hundred candidates, each step one numpy pass.
         pool = np.array(pooled_ids, dtype=np.int64)
-        rows, cosine, stems = None, None, {}
+        rows, cosine, read = None, None, {}
         if mode == "hybrid" and pooled_ids:
             rows = self._rows(pool)
             cosine = rows @ vector
-            stems = fetched | self.collection.store.word_blobs([pos for pos in pooled_ids if pos not in fetched])
+            read = fetched | self.collection.store.pooled_rows([pos for pos in pooled_ids if pos not in fetched])
+            stems = {pos: words for pos, (words, _) in read.items()}
             pooled = rerank.PoolWords([stems[pos] for pos in pooled_ids])
             fused = self._scores(words, pooled_ids, cosine, lexical, pooled)
         else:
@@ -156,7 +158,8 @@ class Retriever:
         best = keep[np.lexsort((pool[keep], -fused[keep]))][:k]
         positions = pool[best].tolist()
         cosines = cosine[best].tolist() if cosine is not None else self.collection.cosines(vector, positions)
-        records = self.collection.store.stored_by_positions(positions)
+        records = {pos: read[pos][1] for pos in positions if pos in read}
+        records |= self.collection.store.stored_by_positions([pos for pos in positions if pos not in records])
         return [
             Candidate(pos, records[pos], float(cos), float(fused[i]), dense_rank.get(pos), lexical_rank.get(pos), None if fits is None else fits[i])
             for i, pos, cos in zip(best.tolist(), positions, cosines)
